@@ -1,0 +1,56 @@
+/**
+ * The HTTP API as a Fastify application. `buildApp(deps)` receives everything it uses; it
+ * never listens (see `server.ts`), so tests drive it with `app.inject()` or a real socket.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from '../core/config.js';
+import type { Topic, Warehouse } from '../core/ports.js';
+import type { StreamRegistry } from '../core/schema.js';
+import { errorBodySchema, installErrorHandling } from './errors.js';
+import { healthRoutes } from './routes/health.js';
+import { messageRoutes } from './routes/messages.js';
+import { streamRoutes } from './routes/streams.js';
+
+/** What the API needs. */
+export interface AppDeps {
+  readonly config: Config;
+  readonly registry: StreamRegistry;
+  readonly warehouse: Warehouse;
+  readonly topic: Topic;
+  /** Fastify logger options; false for none (tests). */
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    deps: AppDeps;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the Fastify app with every route, ready to `listen` or `inject`. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: deps.config.bodyLimitBytes,
+    // Accept a caller's request id (e.g. from a load balancer) when it is sane; else make one.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    routerOptions: { ignoreTrailingSlash: true },
+    return503OnClosing: true,
+  });
+  app.decorate('deps', deps);
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', String(request.id));
+  });
+  app.addSchema(errorBodySchema);
+  installErrorHandling(app);
+  await app.register(healthRoutes);
+  await app.register(streamRoutes, { prefix: '/v1' });
+  await app.register(messageRoutes, { prefix: '/v1' });
+  return app;
+}

@@ -1,0 +1,83 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_CODES, type ErrorCode, TributaryError } from '../core/errors.js';
+
+/**
+ * The one JSON error shape of the API:
+ * `{"error": {"code": "UNKNOWN_STREAM", "message": "...", "status": 404, "requestId": "...", "details": {...}}}`.
+ */
+export interface ErrorBody {
+  error: {
+    code: ErrorCode;
+    message: string;
+    status: number;
+    requestId: string;
+    details?: Record<string, unknown>;
+  };
+}
+
+/** JSON Schema of {@link ErrorBody}, for route response schemas and OpenAPI. */
+export const errorBodySchema = {
+  $id: 'Error',
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message', 'status', 'requestId'],
+      properties: {
+        code: { type: 'string', enum: Object.keys(ERROR_CODES) },
+        message: { type: 'string' },
+        status: { type: 'integer' },
+        requestId: { type: 'string' },
+        details: { type: 'object', additionalProperties: true },
+      },
+    },
+  },
+} as const;
+
+/** Maps Fastify's own errors (body parsing, validation, limits) to our codes. */
+function fromFastify(err: FastifyError): TributaryError | undefined {
+  if (err.validation) {
+    return new TributaryError('INVALID_REQUEST', err.message, { validation: err.validation.map((v) => ({ path: v.instancePath, message: v.message })) });
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new TributaryError('PAYLOAD_TOO_LARGE', 'the request body exceeds the configured body limit (--body-limit)');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new TributaryError('UNSUPPORTED_MEDIA_TYPE', 'unsupported Content-Type; send application/json or application/x-ndjson');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new TributaryError('INVALID_REQUEST', err.message);
+    default:
+      if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+        return new TributaryError('INVALID_REQUEST', err.message);
+      }
+      return undefined;
+  }
+}
+
+/** Sends a {@link TributaryError} in the standard shape. */
+export function sendError(reply: FastifyReply, request: FastifyRequest, err: TributaryError): FastifyReply {
+  const body: ErrorBody = { error: { code: err.code, message: err.message, status: err.status, requestId: String(request.id) } };
+  if (err.details) body.error.details = err.details;
+  if (err.code === 'WAREHOUSE_UNAVAILABLE' || err.code === 'SHUTTING_DOWN') void reply.header('retry-after', '1');
+  return reply.code(err.status).type('application/json; charset=utf-8').send(body);
+}
+
+/** Installs the error and not-found handlers: every 4xx/5xx leaves in the standard shape. */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const known = err instanceof TributaryError ? err : fromFastify(err);
+    if (known) {
+      if (known.status >= 500) request.log.error({ err, code: known.code }, known.message);
+      return sendError(reply, request, known);
+    }
+    // Unexpected: log everything, show nothing internal.
+    request.log.error({ err }, 'unhandled error');
+    return sendError(reply, request, new TributaryError('INTERNAL', `internal error; quote request id ${String(request.id)} when reporting it`));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, request, new TributaryError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}; see /v1/streams`)),
+  );
+}

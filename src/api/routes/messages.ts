@@ -1,0 +1,43 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { TributaryError } from '../../core/errors.js';
+import type { PublishMessage } from '../../core/ports.js';
+import { parseJsonPublishBody, parseNdjsonPublishBody } from '../publish.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * `POST /v1/streams/{stream}/messages`: publish. With the embedded topic the answer comes once
+ * every message is committed (as a row or a dead letter); with Pub/Sub once Pub/Sub accepted them.
+ */
+export const messageRoutes: FastifyPluginAsync = async (app) => {
+  const { registry, topic, config } = app.deps;
+  const limits = { maxMessagesPerRequest: config.maxMessagesPerRequest };
+
+  // Bodies are kept raw: JSON is parsed losslessly here (integers beyond 2^53 survive), and an
+  // NDJSON line that is not UTF-8 or not JSON becomes a dead letter, not a failed request.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(['application/json', 'application/x-ndjson', 'application/ndjson', 'application/jsonl'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.post<{ Params: { stream: string }; Body: Buffer }>('/streams/:stream/messages', async (req) => {
+    const stream = registry.get(req.params.stream);
+    const body = req.body;
+    if (!Buffer.isBuffer(body)) throw new TributaryError('INVALID_REQUEST', 'the request has no body; send application/json or application/x-ndjson');
+    let messages: PublishMessage[];
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type === 'application/json') {
+      let text: string;
+      try {
+        text = utf8.decode(body);
+      } catch {
+        throw new TributaryError('INVALID_REQUEST', 'the body is not valid UTF-8');
+      }
+      messages = parseJsonPublishBody(text, limits);
+    } else {
+      messages = parseNdjsonPublishBody(body, limits);
+    }
+    const outcomes = await topic.publish(stream, messages);
+    const counts = { stored: 0, duplicate: 0, dead_lettered: 0, accepted: 0 };
+    for (const o of outcomes) counts[o.status]++;
+    return { messageIds: outcomes.map((o) => o.messageId), counts, results: outcomes };
+  });
+};

@@ -1,0 +1,180 @@
+import { resolve } from 'node:path';
+import { TributaryError } from './errors.js';
+
+/** Log levels, as pino names them. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * The typed configuration of a Tributary process, parsed once at start-up by
+ * {@link parseConfig} and frozen. Every setting has a flag, an environment variable and a
+ * default; `docs/configuration.md` lists them all (a test checks it).
+ */
+export interface Config {
+  /** Address the HTTP server binds. */
+  readonly host: string;
+  /** TCP port of the HTTP server. */
+  readonly port: number;
+  /** Directory of the DuckDB database file. */
+  readonly dataDir: string;
+  /** Directory of the stream definitions (`<stream>.json`). */
+  readonly streamsDir: string;
+  /** Largest micro-batch written in one transaction, in messages. */
+  readonly batchMaxRows: number;
+  /** Longest a message waits for batch-mates, in milliseconds. */
+  readonly batchLingerMs: number;
+  /** How long ingest retries a transient warehouse failure before answering 503, in milliseconds. */
+  readonly writeRetryMs: number;
+  /** Largest HTTP request body, in bytes. */
+  readonly bodyLimitBytes: number;
+  /** Largest message payload, in bytes (a stream may set its own). */
+  readonly maxMessageBytes: number;
+  /** Most messages in one publish request. */
+  readonly maxMessagesPerRequest: number;
+  /** Rows per page when `limit` is not given. */
+  readonly defaultPageSize: number;
+  /** Largest `limit` a client may ask for. */
+  readonly maxPageSize: number;
+  /** DuckDB memory_limit (e.g. `1GB`), or undefined for DuckDB's default. */
+  readonly duckdbMemoryLimit: string | undefined;
+  /** DuckDB threads, or undefined for one per core. */
+  readonly duckdbThreads: number | undefined;
+  readonly logLevel: LogLevel;
+}
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
+
+interface Setting<K extends keyof Config> {
+  readonly key: K;
+  readonly flag: string;
+  readonly env: readonly string[];
+  readonly default: Config[K];
+  readonly doc: string;
+  readonly parse: (raw: string) => Parsed<Config[K]>;
+}
+
+function int(min: number, max: number) {
+  return (raw: string): Parsed<number> => {
+    if (!/^\d+$/.test(raw.trim())) return { ok: false, problem: `expected a whole number from ${min} to ${max}, got "${raw}"` };
+    const n = Number(raw);
+    return n >= min && n <= max ? { ok: true, value: n } : { ok: false, problem: `expected a whole number from ${min} to ${max}, got ${n}` };
+  };
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1000, kib: 1024, mb: 1000 ** 2, mib: 1024 ** 2, gb: 1000 ** 3, gib: 1024 ** 3 };
+function bytes(min: number, max: number) {
+  return (raw: string): Parsed<number> => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw);
+    const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+    if (!m || unit === undefined) return { ok: false, problem: `expected a size such as 1048576, 512KiB or 10MB, got "${raw}"` };
+    const n = Math.floor(Number(m[1]) * unit);
+    return n >= min && n <= max ? { ok: true, value: n } : { ok: false, problem: `expected a size from ${min} to ${max} bytes, got ${n}` };
+  };
+}
+
+function text(raw: string): Parsed<string> {
+  return raw.trim() ? { ok: true, value: raw.trim() } : { ok: false, problem: 'must not be empty' };
+}
+
+function optional<T>(p: (raw: string) => Parsed<T>) {
+  return (raw: string): Parsed<T | undefined> => (raw.trim() === '' ? { ok: true, value: undefined } : p(raw));
+}
+
+/** Every setting; the single table behind parsing, `--help` and the docs check. */
+export const SETTINGS = [
+  { key: 'host', flag: '--host', env: ['TRIBUTARY_HOST', 'HOST'], default: '127.0.0.1', doc: 'Address the HTTP server binds. Use 0.0.0.0 in a container.', parse: text },
+  { key: 'port', flag: '--port', env: ['TRIBUTARY_PORT', 'PORT'], default: 8080, doc: 'TCP port of the HTTP server (Cloud Run sets PORT).', parse: int(0, 65535) },
+  { key: 'dataDir', flag: '--data-dir', env: ['TRIBUTARY_DATA_DIR'], default: './data', doc: 'Directory of the DuckDB database file (tributary.duckdb).', parse: text },
+  { key: 'streamsDir', flag: '--streams-dir', env: ['TRIBUTARY_STREAMS_DIR'], default: './streams', doc: 'Directory of the stream definitions, one <stream>.json each.', parse: text },
+  { key: 'batchMaxRows', flag: '--batch-max-rows', env: ['TRIBUTARY_BATCH_MAX_ROWS'], default: 1000, doc: 'Largest micro-batch written in one transaction, in messages.', parse: int(1, 100_000) },
+  { key: 'batchLingerMs', flag: '--batch-linger-ms', env: ['TRIBUTARY_BATCH_LINGER_MS'], default: 5, doc: 'Longest a message waits for batch-mates before its batch is written, in milliseconds.', parse: int(0, 10_000) },
+  { key: 'writeRetryMs', flag: '--write-retry-ms', env: ['TRIBUTARY_WRITE_RETRY_MS'], default: 5000, doc: 'How long a batch retries a transient warehouse failure before the publish answers 503 WAREHOUSE_UNAVAILABLE.', parse: int(0, 600_000) },
+  { key: 'bodyLimitBytes', flag: '--body-limit', env: ['TRIBUTARY_BODY_LIMIT'], default: 10 * 1024 * 1024, doc: 'Largest HTTP request body (bytes, or with a unit: 10MiB).', parse: bytes(1024, 512 * 1024 * 1024) },
+  { key: 'maxMessageBytes', flag: '--max-message-bytes', env: ['TRIBUTARY_MAX_MESSAGE_BYTES'], default: 1024 * 1024, doc: 'Largest message payload; larger ones are dead-lettered as MESSAGE_TOO_LARGE. A stream can set its own maxMessageBytes.', parse: bytes(1, 10_000_000) },
+  { key: 'maxMessagesPerRequest', flag: '--max-messages-per-request', env: ['TRIBUTARY_MAX_MESSAGES_PER_REQUEST'], default: 1000, doc: 'Most messages in one publish request (Pub/Sub allows 1000).', parse: int(1, 100_000) },
+  { key: 'defaultPageSize', flag: '--default-page-size', env: ['TRIBUTARY_DEFAULT_PAGE_SIZE'], default: 100, doc: 'Rows per page when a request gives no limit.', parse: int(1, 100_000) },
+  { key: 'maxPageSize', flag: '--max-page-size', env: ['TRIBUTARY_MAX_PAGE_SIZE'], default: 1000, doc: 'Largest limit a request may ask for.', parse: int(1, 100_000) },
+  { key: 'duckdbMemoryLimit', flag: '--duckdb-memory-limit', env: ['TRIBUTARY_DUCKDB_MEMORY_LIMIT'], default: undefined, doc: 'DuckDB memory_limit, e.g. 512MB (default: DuckDB\'s, 80% of RAM).', parse: optional(text) },
+  { key: 'duckdbThreads', flag: '--duckdb-threads', env: ['TRIBUTARY_DUCKDB_THREADS'], default: undefined, doc: 'DuckDB worker threads (default: one per core).', parse: optional(int(1, 256)) },
+  {
+    key: 'logLevel', flag: '--log-level', env: ['TRIBUTARY_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', doc: `Log level: ${LOG_LEVELS.join(', ')}.`,
+    parse: (raw: string): Parsed<LogLevel> => (LOG_LEVELS as readonly string[]).includes(raw) ? { ok: true, value: raw as LogLevel } : { ok: false, problem: `expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"` },
+  },
+] as const satisfies readonly Setting<keyof Config>[];
+
+/** The result of parsing argv: the config and the arguments that were not flags. */
+export interface ParsedArgs {
+  readonly config: Config;
+  readonly positionals: string[];
+}
+
+/**
+ * Parses the settings from flags (`--port 9000` or `--port=9000`, highest precedence), the
+ * environment, then defaults. Collects every problem and throws one INVALID_CONFIG error that
+ * lists them all, so a user fixes everything in one go. Pure: takes argv and env as arguments.
+ *
+ * @param extraFlags flags of the calling command that are not settings (`--url`), kept in `positionals`.
+ */
+export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, extraFlags: readonly string[] = []): ParsedArgs {
+  const problems: string[] = [];
+  const fromFlags = new Map<string, string>();
+  const positionals: string[] = [];
+  const byFlag = new Map<string, Setting<keyof Config>>(SETTINGS.map((s) => [s.flag, s as Setting<keyof Config>]));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    if (extraFlags.includes(flag)) {
+      positionals.push(arg);
+      if (eq === -1 && i + 1 < argv.length) positionals.push(argv[++i]!);
+      continue;
+    }
+    if (!byFlag.has(flag)) {
+      problems.push(`${flag}: unknown option (known: ${[...byFlag.keys(), ...extraFlags].join(', ')})`);
+      continue;
+    }
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined) problems.push(`${flag}: needs a value`);
+    else fromFlags.set(flag, value);
+  }
+  const out: Record<string, unknown> = {};
+  for (const s of SETTINGS as readonly Setting<keyof Config>[]) {
+    let raw: string | undefined;
+    let source = s.flag;
+    if (fromFlags.has(s.flag)) raw = fromFlags.get(s.flag);
+    else {
+      for (const name of s.env) {
+        if (env[name] !== undefined && env[name] !== '') {
+          raw = env[name];
+          source = name;
+          break;
+        }
+      }
+    }
+    if (raw === undefined) {
+      out[s.key] = s.default;
+      continue;
+    }
+    const parsed = s.parse(raw);
+    if (parsed.ok) out[s.key] = parsed.value;
+    else problems.push(`${source}: ${parsed.problem}`);
+  }
+  if (out.maxPageSize !== undefined && out.defaultPageSize !== undefined && (out.defaultPageSize as number) > (out.maxPageSize as number)) {
+    problems.push(`--default-page-size (${String(out.defaultPageSize)}) must not exceed --max-page-size (${String(out.maxPageSize)})`);
+  }
+  if (problems.length > 0) {
+    throw new TributaryError('INVALID_CONFIG', `invalid configuration:\n  - ${problems.join('\n  - ')}`, { problems });
+  }
+  out.dataDir = resolve(out.dataDir as string);
+  out.streamsDir = resolve(out.streamsDir as string);
+  return { config: Object.freeze(out as unknown as Config), positionals };
+}
+
+/** Help text listing every setting with its flag, variables and default. */
+export function settingsHelp(): string {
+  return SETTINGS.map((s) => `  ${s.flag.padEnd(28)} ${s.doc}\n  ${''.padEnd(28)} env: ${s.env.join(', ')}; default: ${s.default === undefined ? '(none)' : String(s.default)}`).join('\n');
+}

@@ -1,0 +1,167 @@
+/**
+ * The ports: one interface per boundary, adapters behind them (DuckDB and BigQuery for the
+ * warehouse; the embedded topic and Pub/Sub for the topic). The core and the API depend on
+ * these interfaces only; `src/runtime.ts` picks the adapters.
+ */
+import type { DeadLetterReason } from './errors.js';
+import type { DeadLetter, StoredRow } from './message.js';
+import type { FieldDef, StreamDef } from './schema.js';
+import type { StoredValue } from './validate.js';
+
+/** What one warehouse write carries: rows and dead letters, committed together or not at all. */
+export interface WriteBatch {
+  readonly rows: readonly StoredRow[];
+  readonly deadLetters: readonly DeadLetter[];
+  /** Epoch microseconds stamped on every row of the batch as `ingest_time`. */
+  readonly ingestTime: bigint;
+}
+
+/** What a committed write stored. */
+export interface WriteResult {
+  /** message_ids of rows newly stored; the other rows of the batch were already stored (duplicates). */
+  readonly inserted: ReadonlySet<string>;
+}
+
+/**
+ * A failed warehouse operation. `transient` failures (unreachable, locked, out of space) are
+ * retried and never acknowledged; permanent ones mean the engine refused the data itself, and
+ * ingest then isolates the offending rows into dead letters.
+ */
+export class WarehouseError extends Error {
+  readonly transient: boolean;
+  constructor(message: string, transient: boolean, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WarehouseError';
+    this.transient = transient;
+  }
+}
+
+/** One filter on a field of the stream (or an envelope column). */
+export interface Filter {
+  /** The field and its parents, outermost first (`location.site` is [location, site]). */
+  readonly chain: readonly FieldDef[];
+  readonly op: 'eq';
+  /** Already parsed to the field's stored representation. */
+  readonly value: StoredValue;
+}
+
+/** A position in (publish_time, message_id) order: the last row of the previous page. */
+export interface Keyset {
+  readonly publishTime: bigint;
+  readonly messageId: string;
+}
+
+/** A rows query, already validated against the stream. */
+export interface RowQuery {
+  /** Inclusive lower bound on publish_time (epoch microseconds). */
+  readonly from?: bigint;
+  /** Exclusive upper bound on publish_time. */
+  readonly to?: bigint;
+  readonly filters: readonly Filter[];
+  readonly order: 'desc' | 'asc';
+  /** Rows strictly after this position in the chosen order. */
+  readonly after?: Keyset;
+  readonly limit: number;
+}
+
+/** A row as the API returns it: JSON-safe (INT64 and NUMERIC as strings, timestamps RFC 3339). */
+export type ApiRow = Record<string, unknown>;
+
+/** A dead-letters query. */
+export interface DeadLetterQuery {
+  readonly from?: bigint;
+  readonly to?: bigint;
+  readonly reason?: DeadLetterReason;
+  readonly after?: Keyset;
+  readonly limit: number;
+}
+
+/** A dead letter as the API returns it. */
+export interface ApiDeadLetter {
+  message_id: string;
+  publish_time: string;
+  dead_lettered_at: string;
+  reason: string;
+  detail: string | null;
+  field_path: string | null;
+  /** The payload as text when it is valid UTF-8, else null (see payload_base64). */
+  payload: string | null;
+  payload_base64: string;
+  payload_size: number;
+  attributes: Record<string, string>;
+  ordering_key: string | null;
+  replay_count: number;
+}
+
+/** Counters of a stream. */
+export interface StreamStats {
+  readonly rowCount: number;
+  readonly newestPublishTime: bigint | null;
+  readonly deadLetterCount: number;
+  /** Newest publish_time in the dead-letter table, or null. */
+  readonly newestDeadLetterPublishTime: bigint | null;
+}
+
+/** The warehouse port: where rows and dead letters are stored and read. */
+export interface Warehouse {
+  /** `duckdb` or `bigquery`. */
+  readonly engine: string;
+  /** Creates (or checks and migrates) the tables of these streams. */
+  init(streams: readonly StreamDef[]): Promise<void>;
+  /**
+   * Writes a batch atomically; rows whose message_id is already stored are skipped.
+   * Throws {@link WarehouseError}.
+   */
+  write(stream: StreamDef, batch: WriteBatch): Promise<WriteResult>;
+  /** One page of rows in (publish_time, message_id) order. */
+  queryRows(stream: StreamDef, query: RowQuery): Promise<ApiRow[]>;
+  /** One row by message_id, or undefined. */
+  getRow(stream: StreamDef, messageId: string): Promise<ApiRow | undefined>;
+  /** One page of dead letters, newest publish_time first. */
+  queryDeadLetters(stream: StreamDef, query: DeadLetterQuery): Promise<ApiDeadLetter[]>;
+  stats(stream: StreamDef): Promise<StreamStats>;
+  /** Resolves when the warehouse answers a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A message as a publisher hands it to the topic. */
+export interface PublishMessage {
+  /** Raw payload bytes. */
+  readonly data: Uint8Array;
+  readonly attributes?: Readonly<Record<string, string>>;
+  readonly orderingKey?: string;
+  /**
+   * Caller-chosen idempotency key (embedded topic only). Publishing the same id twice stores one
+   * row; without it the topic assigns a new id.
+   */
+  readonly messageId?: string;
+  /** Why the transport could not decode the data (for example bad base64); dead-lettered as INVALID_ENCODING. */
+  readonly undecodable?: string;
+}
+
+/** What happened to one published message. */
+export interface PublishOutcome {
+  readonly messageId: string;
+  /**
+   * `stored`: written as a row now. `duplicate`: that message_id was already stored.
+   * `dead_lettered`: written to the dead-letter table (see reason). `accepted`: the topic has it
+   * and ingest will store it asynchronously (Pub/Sub).
+   */
+  readonly status: 'stored' | 'duplicate' | 'dead_lettered' | 'accepted';
+  readonly reason?: DeadLetterReason;
+  readonly detail?: string;
+  readonly fieldPath?: string | null;
+}
+
+/** The topic port: where publishers send messages. */
+export interface Topic {
+  /** `embedded` or `pubsub`. */
+  readonly kind: string;
+  /**
+   * Publishes to the stream's topic. Resolves with one outcome per message, in order, once the
+   * topic has durably accepted them (for the embedded topic: once stored as rows or dead letters).
+   */
+  publish(stream: StreamDef, messages: readonly PublishMessage[]): Promise<PublishOutcome[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,98 @@
+/**
+ * Timestamps are microseconds since the Unix epoch as `bigint` (BigQuery's and DuckDB's
+ * precision); dates are days since the epoch. These helpers parse and format the RFC 3339
+ * forms used on the wire, strictly: an input either round-trips or is rejected.
+ */
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** Smallest and largest instants BigQuery accepts: 0001-01-01 to 9999-12-31T23:59:59.999999Z. */
+export const MIN_TIMESTAMP_MICROS = -62135596800000000n;
+export const MAX_TIMESTAMP_MICROS = 253402300799999999n;
+const MIN_DAYS = -719162;
+const MAX_DAYS = 2932896;
+
+function utcMillis(year: number, month: number, day: number, h = 0, m = 0, s = 0): number | null {
+  if (month < 1 || month > 12 || day < 1 || day > 31 || h > 23 || m > 59 || s > 59) return null;
+  const d = new Date(0);
+  d.setUTCFullYear(year, month - 1, day);
+  d.setUTCHours(h, m, s, 0);
+  // Reject dates that JavaScript silently rolls over (2023-02-30 -> 2023-03-02).
+  if (d.getUTCFullYear() !== year || d.getUTCMonth() !== month - 1 || d.getUTCDate() !== day) return null;
+  return d.getTime();
+}
+
+/** Parses an RFC 3339 timestamp with a zone (`Z` or `±hh:mm`) into epoch microseconds, or null. */
+export function parseTimestamp(text: string): bigint | null {
+  const m = RFC3339.exec(text);
+  if (!m) return null;
+  const [, y, mo, d, h, mi, s, frac, zone] = m as unknown as string[];
+  const ms = utcMillis(Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s));
+  if (ms === null || Number(y) < 1) return null;
+  let micros = BigInt(ms) * 1000n;
+  if (frac) micros += BigInt((frac + '000000').slice(0, 6));
+  if (zone && zone !== 'Z' && zone !== 'z') {
+    const sign = zone[0] === '-' ? -1n : 1n;
+    const oh = Number(zone.slice(1, 3));
+    const om = Number(zone.slice(4, 6));
+    if (oh > 23 || om > 59) return null;
+    micros -= sign * BigInt(oh * 3600 + om * 60) * 1_000_000n;
+  }
+  if (micros < MIN_TIMESTAMP_MICROS || micros > MAX_TIMESTAMP_MICROS) return null;
+  return micros;
+}
+
+/**
+ * Parses a time given in a query parameter: an RFC 3339 timestamp, or a date `YYYY-MM-DD`
+ * (midnight UTC), or null when it is neither.
+ */
+export function parseTimeParam(text: string): bigint | null {
+  const days = parseDate(text);
+  if (days !== null) return BigInt(days) * 86_400_000_000n;
+  return parseTimestamp(text);
+}
+
+/** Parses `YYYY-MM-DD` into days since the epoch, or null. */
+export function parseDate(text: string): number | null {
+  const m = DATE_ONLY.exec(text);
+  if (!m) return null;
+  const ms = utcMillis(Number(m[1]), Number(m[2]), Number(m[3]));
+  if (ms === null || Number(m[1]) < 1) return null;
+  const days = ms / 86_400_000;
+  return days < MIN_DAYS || days > MAX_DAYS ? null : days;
+}
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, '0');
+}
+
+/** Formats epoch microseconds as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (always six fraction digits). */
+export function formatTimestamp(micros: bigint): string {
+  let ms = micros / 1000n;
+  let sub = micros % 1000n;
+  if (sub < 0n) {
+    sub += 1000n;
+    ms -= 1n;
+  }
+  const d = new Date(Number(ms));
+  return (
+    `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}` +
+    `T${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}` +
+    `.${pad(d.getUTCMilliseconds(), 3)}${pad(Number(sub), 3)}Z`
+  );
+}
+
+/** Formats days since the epoch as `YYYY-MM-DD`. */
+export function formatDate(days: number): string {
+  const d = new Date(days * 86_400_000);
+  return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}`;
+}
+
+let lastMicros = 0n;
+/** Wall-clock time in epoch microseconds, strictly increasing within this process. */
+export function nowMicros(): bigint {
+  const t = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+  lastMicros = t > lastMicros ? t : lastMicros + 1n;
+  return lastMicros;
+}

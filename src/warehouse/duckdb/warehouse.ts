@@ -1,0 +1,447 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import {
+  type DuckDBAppender,
+  type DuckDBBlobValue,
+  type DuckDBConnection,
+  DuckDBInstance,
+  DuckDBTimestampValue,
+  type DuckDBValue,
+} from '@duckdb/node-api';
+import { TributaryError } from '../../core/errors.js';
+import { DEAD_LETTER_FIELDS } from '../../core/export.js';
+import type {
+  ApiDeadLetter,
+  ApiRow,
+  DeadLetterQuery,
+  Filter,
+  Keyset,
+  RowQuery,
+  StreamStats,
+  Warehouse,
+  WriteBatch,
+  WriteResult,
+} from '../../core/ports.js';
+import { WarehouseError } from '../../core/ports.js';
+import { ENVELOPE_FIELDS, type FieldDef, type StreamDef } from '../../core/schema.js';
+import { formatTimestamp } from '../../core/time.js';
+import { type ColumnWriter, columnSql, columnWriter, ident, type ResultReader, resultReader, scalarToDuckDB } from './types.js';
+
+/** Settings of the DuckDB adapter. */
+export interface DuckDBOptions {
+  /** Database file, or `:memory:`. */
+  readonly path: string;
+  /** DuckDB `memory_limit`, e.g. `512MB`; undefined for DuckDB's default. */
+  readonly memoryLimit?: string;
+  /** DuckDB `threads`; undefined for DuckDB's default (one per core). */
+  readonly threads?: number;
+  /** Connections for reads (writes have their own). */
+  readonly readConnections?: number;
+}
+
+interface CompiledStream {
+  readonly def: StreamDef;
+  readonly table: string;
+  readonly dlTable: string;
+  readonly stage: string;
+  readonly dlStage: string;
+  readonly columns: readonly FieldDef[];
+  readonly columnList: string;
+  readonly writers: readonly ColumnWriter[];
+  readonly readers: readonly ResultReader[];
+}
+
+const DL_COLUMNS = DEAD_LETTER_FIELDS.map((f) => f.name);
+const DL_COLUMN_SQL: Record<string, string> = {
+  message_id: 'VARCHAR NOT NULL PRIMARY KEY',
+  publish_time: 'TIMESTAMP NOT NULL',
+  dead_lettered_at: 'TIMESTAMP NOT NULL',
+  reason: 'VARCHAR NOT NULL',
+  detail: 'VARCHAR',
+  field_path: 'VARCHAR',
+  payload: 'BLOB',
+  payload_size: 'BIGINT NOT NULL',
+  attributes: 'JSON',
+  ordering_key: 'VARCHAR',
+  replay_count: 'BIGINT NOT NULL',
+};
+
+/** DuckDB error classes that depend on the data, not on the engine's state. */
+const PERMANENT = /^(Conversion|Invalid Input|Out of Range|Constraint) Error/;
+
+function classify(err: unknown, what: string): WarehouseError {
+  const message = err instanceof Error ? err.message : String(err);
+  return new WarehouseError(`DuckDB ${what} failed: ${message}`, !PERMANENT.test(message), { cause: err });
+}
+
+/** A small pool of connections, handed out one query at a time. */
+class ConnectionPool {
+  private readonly idle: DuckDBConnection[];
+  private readonly waiting: ((c: DuckDBConnection) => void)[] = [];
+
+  constructor(connections: DuckDBConnection[]) {
+    this.idle = connections;
+  }
+
+  async use<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    const c = this.idle.pop() ?? (await new Promise<DuckDBConnection>((r) => this.waiting.push(r)));
+    try {
+      return await fn(c);
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(c);
+      else this.idle.push(c);
+    }
+  }
+
+  closeAll(): void {
+    for (const c of this.idle) c.closeSync();
+  }
+}
+
+/** Serialises async work (DuckDB allows one writer transaction per connection). */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/**
+ * The embedded warehouse: one DuckDB file. Each stream is a table (PRIMARY KEY message_id,
+ * rows appended in publish_time order so that zone maps prune time ranges) plus
+ * `<stream>_dead_letters`. A write appends the batch to per-connection temporary staging tables
+ * with the Appender, then moves it in one transaction with `INSERT OR IGNORE`, which is where
+ * redelivered message_ids are dropped.
+ */
+export class DuckDBWarehouse implements Warehouse {
+  readonly engine = 'duckdb';
+  private readonly streams = new Map<string, CompiledStream>();
+  private readonly writeLock = new Mutex();
+  private closed = false;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly writer: DuckDBConnection,
+    private readonly readers: ConnectionPool,
+  ) {}
+
+  /** Opens (creating if needed) the database file. */
+  static async open(options: DuckDBOptions): Promise<DuckDBWarehouse> {
+    if (options.path !== ':memory:') await mkdir(dirname(options.path), { recursive: true });
+    const config: Record<string, string> = {};
+    if (options.memoryLimit) config.memory_limit = options.memoryLimit;
+    if (options.threads) config.threads = String(options.threads);
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(options.path, config);
+    } catch (err) {
+      const message = (err as Error).message;
+      if (/lock/i.test(message)) {
+        throw new WarehouseError(`the database ${options.path} is in use by another process (DuckDB allows one writer process); stop it or choose another --data-dir. ${message}`, true, { cause: err });
+      }
+      throw new WarehouseError(`cannot open DuckDB database ${options.path}: ${message}`, true, { cause: err });
+    }
+    const writer = await instance.connect();
+    const readers: DuckDBConnection[] = [];
+    for (let i = 0; i < (options.readConnections ?? 2); i++) readers.push(await instance.connect());
+    return new DuckDBWarehouse(instance, writer, new ConnectionPool(readers));
+  }
+
+  async init(streams: readonly StreamDef[]): Promise<void> {
+    for (const def of streams) await this.initStream(def);
+  }
+
+  private async initStream(def: StreamDef): Promise<void> {
+    const columns = [...ENVELOPE_FIELDS, ...def.fields];
+    const table = ident(def.name);
+    const dlTable = ident(`${def.name}_dead_letters`);
+    const stage = `temp.${ident(`stage_${def.name}`)}`;
+    const dlStage = `temp.${ident(`stage_${def.name}_dead_letters`)}`;
+    const columnDdl = columns.map((f) => {
+      const notNull = f.mode === 'REQUIRED' ? ' NOT NULL' : '';
+      return `${ident(f.name)} ${columnSql(f)}${notNull}${f.name === 'message_id' ? ' PRIMARY KEY' : ''}`;
+    });
+    const w = this.writer;
+    await w.run(`CREATE TABLE IF NOT EXISTS ${table} (${columnDdl.join(', ')})`);
+    await this.migrate(def, columns);
+    await w.run(`CREATE TABLE IF NOT EXISTS ${dlTable} (${DL_COLUMNS.map((c) => `${ident(c)} ${DL_COLUMN_SQL[c]}`).join(', ')})`);
+    await w.run(`CREATE OR REPLACE TEMP TABLE ${ident(`stage_${def.name}`)} (${columns.map((f) => `${ident(f.name)} ${columnSql(f)}`).join(', ')})`);
+    await w.run(`CREATE OR REPLACE TEMP TABLE ${ident(`stage_${def.name}_dead_letters`)} AS SELECT * FROM ${dlTable} LIMIT 0`);
+    this.streams.set(def.name, {
+      def,
+      table,
+      dlTable,
+      stage,
+      dlStage,
+      columns,
+      columnList: columns.map((f) => ident(f.name)).join(', '),
+      writers: columns.map(columnWriter),
+      readers: columns.map(resultReader),
+    });
+  }
+
+  /**
+   * Brings an existing table in line with its definition: adds new NULLABLE or REPEATED columns;
+   * refuses (with a message saying what to do) a changed type or a new REQUIRED column.
+   */
+  private async migrate(def: StreamDef, columns: readonly FieldDef[]): Promise<void> {
+    const w = this.writer;
+    const probe = ident(`expected_${def.name}`);
+    await w.run(`CREATE OR REPLACE TEMP TABLE ${probe} (${columns.map((f) => `${ident(f.name)} ${columnSql(f)}`).join(', ')})`);
+    const typesOf = async (catalog: string, table: string) => {
+      const r = await w.runAndReadAll(
+        `SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = ${catalog} AND table_schema = 'main' AND table_name = $1`,
+        [table],
+      );
+      return new Map(r.getRows().map(([n, t]) => [String(n), String(t)]));
+    };
+    const expected = await typesOf("'temp'", `expected_${def.name}`);
+    const actual = await typesOf('current_database()', def.name);
+    await w.run(`DROP TABLE ${probe}`);
+    const problems: string[] = [];
+    for (const f of columns) {
+      const want = expected.get(f.name);
+      const have = actual.get(f.name);
+      if (have === undefined) {
+        if (f.mode === 'REQUIRED') {
+          problems.push(`field "${f.name}" is new and REQUIRED, but the table already has rows without it; make it NULLABLE`);
+        } else {
+          await w.run(`ALTER TABLE ${ident(def.name)} ADD COLUMN ${ident(f.name)} ${columnSql(f)}`);
+        }
+      } else if (have !== want) {
+        problems.push(`field "${f.name}" is ${have} in the database but the definition makes it ${want}; changing a type needs a new stream (or a manual migration)`);
+      }
+    }
+    if (problems.length > 0) {
+      throw new TributaryError('INVALID_STREAM_DEFINITION', `stream "${def.name}" no longer matches its table:\n  - ${problems.join('\n  - ')}`, { problems });
+    }
+  }
+
+  private compiled(def: StreamDef): CompiledStream {
+    const s = this.streams.get(def.name);
+    if (!s) throw new WarehouseError(`stream "${def.name}" was not initialised`, false);
+    return s;
+  }
+
+  write(def: StreamDef, batch: WriteBatch): Promise<WriteResult> {
+    const s = this.compiled(def);
+    return this.writeLock.run(async () => {
+      if (this.closed) throw new WarehouseError('the warehouse is closed', true);
+      const w = this.writer;
+      let inTransaction = false;
+      try {
+        if (batch.rows.length > 0) await this.appendRows(s, batch);
+        if (batch.deadLetters.length > 0) await this.appendDeadLetters(s, batch);
+        await w.run('BEGIN TRANSACTION');
+        inTransaction = true;
+        const inserted = new Set<string>();
+        if (batch.rows.length > 0) {
+          const r = await w.runAndReadAll(`INSERT OR IGNORE INTO ${s.table} (${s.columnList}) SELECT ${s.columnList} FROM ${s.stage} RETURNING message_id`);
+          for (const [id] of r.getRows()) inserted.add(id as string);
+        }
+        if (batch.deadLetters.length > 0) {
+          // A dead letter replaces an older one of the same message (a replay that failed again).
+          await w.run(`INSERT OR REPLACE INTO ${s.dlTable} SELECT * FROM ${s.dlStage}`);
+        }
+        await w.run('COMMIT');
+        inTransaction = false;
+        return { inserted };
+      } catch (err) {
+        if (inTransaction) await w.run('ROLLBACK').catch(() => undefined);
+        throw classify(err, 'write');
+      } finally {
+        await w.run(`DELETE FROM ${s.stage}; DELETE FROM ${s.dlStage}`).catch(() => undefined);
+      }
+    });
+  }
+
+  private async appendRows(s: CompiledStream, batch: WriteBatch): Promise<void> {
+    const a: DuckDBAppender = await this.writer.createAppender(`stage_${s.def.name}`, 'main', 'temp');
+    try {
+      const ingest = new DuckDBTimestampValue(batch.ingestTime);
+      const userWriters = s.writers.slice(ENVELOPE_FIELDS.length);
+      for (const row of batch.rows) {
+        a.appendVarchar(row.messageId);
+        a.appendTimestamp(new DuckDBTimestampValue(row.publishTime));
+        a.appendTimestamp(ingest);
+        a.appendVarchar(JSON.stringify(row.attributes));
+        if (row.orderingKey === null) a.appendNull();
+        else a.appendVarchar(row.orderingKey);
+        for (let i = 0; i < userWriters.length; i++) {
+          userWriters[i]!(a, row.values[s.def.fields[i]!.name] ?? null);
+        }
+        a.endRow();
+      }
+      a.flushSync();
+    } finally {
+      a.closeSync();
+    }
+  }
+
+  private async appendDeadLetters(s: CompiledStream, batch: WriteBatch): Promise<void> {
+    const a = await this.writer.createAppender(`stage_${s.def.name}_dead_letters`, 'main', 'temp');
+    try {
+      const at = new DuckDBTimestampValue(batch.ingestTime);
+      for (const d of batch.deadLetters) {
+        a.appendVarchar(d.messageId);
+        a.appendTimestamp(new DuckDBTimestampValue(d.publishTime));
+        a.appendTimestamp(at);
+        a.appendVarchar(d.reason);
+        a.appendVarchar(d.detail);
+        if (d.fieldPath === null) a.appendNull();
+        else a.appendVarchar(d.fieldPath);
+        a.appendBlob(d.payload);
+        a.appendBigInt(BigInt(d.payload.byteLength));
+        a.appendVarchar(JSON.stringify(d.attributes));
+        if (d.orderingKey === null) a.appendNull();
+        else a.appendVarchar(d.orderingKey);
+        a.appendBigInt(BigInt(d.replayCount));
+        a.endRow();
+      }
+      a.flushSync();
+    } finally {
+      a.closeSync();
+    }
+  }
+
+  private async read(sql: string, params: DuckDBValue[]): Promise<DuckDBValue[][]> {
+    if (this.closed) throw new WarehouseError('the warehouse is closed', true);
+    try {
+      return await this.readers.use(async (c) => (await c.runAndReadAll(sql, params)).getRows());
+    } catch (err) {
+      throw classify(err, 'query');
+    }
+  }
+
+  private toApiRow(s: CompiledStream, values: readonly DuckDBValue[]): ApiRow {
+    const row: ApiRow = {};
+    for (let i = 0; i < s.columns.length; i++) row[s.columns[i]!.name] = s.readers[i]!(values[i] ?? null);
+    return row;
+  }
+
+  async queryRows(def: StreamDef, q: RowQuery): Promise<ApiRow[]> {
+    const s = this.compiled(def);
+    const params: DuckDBValue[] = [];
+    const p = (v: DuckDBValue) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    const where = timeAndKeyset(q.from, q.to, q.after, q.order, p);
+    for (const f of q.filters) where.push(filterSql(f, p));
+    const dir = q.order === 'asc' ? 'ASC' : 'DESC';
+    const sql =
+      `SELECT ${s.columnList} FROM ${s.table}` +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      ` ORDER BY publish_time ${dir}, message_id ${dir} LIMIT ${p(BigInt(q.limit))}`;
+    const rows = await this.read(sql, params);
+    return rows.map((r) => this.toApiRow(s, r));
+  }
+
+  async getRow(def: StreamDef, messageId: string): Promise<ApiRow | undefined> {
+    const s = this.compiled(def);
+    const rows = await this.read(`SELECT ${s.columnList} FROM ${s.table} WHERE message_id = $1`, [messageId]);
+    return rows[0] ? this.toApiRow(s, rows[0]) : undefined;
+  }
+
+  async queryDeadLetters(def: StreamDef, q: DeadLetterQuery): Promise<ApiDeadLetter[]> {
+    const s = this.compiled(def);
+    const params: DuckDBValue[] = [];
+    const p = (v: DuckDBValue) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    const where = timeAndKeyset(q.from, q.to, q.after, 'desc', p);
+    if (q.reason) where.push(`reason = ${p(q.reason)}`);
+    const sql =
+      `SELECT ${DL_COLUMNS.map(ident).join(', ')} FROM ${s.dlTable}` +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      ` ORDER BY publish_time DESC, message_id DESC LIMIT ${p(BigInt(q.limit))}`;
+    const rows = await this.read(sql, params);
+    return rows.map((r) => deadLetterRow(r));
+  }
+
+  async stats(def: StreamDef): Promise<StreamStats> {
+    const s = this.compiled(def);
+    const [[count, newest] = []] = await this.read(`SELECT count(*), max(publish_time) FROM ${s.table}`, []);
+    const [[dl, dlNewest] = []] = await this.read(`SELECT count(*), max(publish_time) FROM ${s.dlTable}`, []);
+    return {
+      rowCount: Number(count as bigint),
+      newestPublishTime: newest ? (newest as DuckDBTimestampValue).micros : null,
+      deadLetterCount: Number(dl as bigint),
+      newestDeadLetterPublishTime: dlNewest ? (dlNewest as DuckDBTimestampValue).micros : null,
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.read('SELECT 1', []);
+  }
+
+  /** Waits for the write in progress, checkpoints and closes the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.writeLock.run(async () => {
+      this.closed = true;
+      await this.writer.run('CHECKPOINT').catch(() => undefined);
+    });
+    this.writer.closeSync();
+    this.readers.closeAll();
+    this.instance.closeSync();
+  }
+}
+
+function timeAndKeyset(
+  from: bigint | undefined,
+  to: bigint | undefined,
+  after: Keyset | undefined,
+  order: 'asc' | 'desc',
+  p: (v: DuckDBValue) => string,
+): string[] {
+  const where: string[] = [];
+  if (from !== undefined) where.push(`publish_time >= ${p(new DuckDBTimestampValue(from))}`);
+  if (to !== undefined) where.push(`publish_time < ${p(new DuckDBTimestampValue(to))}`);
+  if (after) {
+    const t = p(new DuckDBTimestampValue(after.publishTime));
+    const id = p(after.messageId);
+    const cmp = order === 'asc' ? '>' : '<';
+    // The first term lets zone maps prune; the second is the exact keyset condition.
+    where.push(`publish_time ${cmp}= ${t} AND (publish_time ${cmp} ${t} OR message_id ${cmp} ${id})`);
+  }
+  return where;
+}
+
+function filterSql(f: Filter, p: (v: DuckDBValue) => string): string {
+  const [head, ...rest] = f.chain;
+  let expr = ident(head!.name);
+  for (const c of rest) expr = `struct_extract(${expr}, '${c.name}')`;
+  const leaf = f.chain[f.chain.length - 1]!;
+  return `${expr} = ${p(scalarToDuckDB(leaf, f.value))}`;
+}
+
+function deadLetterRow(r: readonly DuckDBValue[]): ApiDeadLetter {
+  const [id, pt, at, reason, detail, path, payload, size, attrs, key, replays] = r;
+  const bytes = payload === null ? new Uint8Array() : (payload as DuckDBBlobValue).bytes;
+  let text: string | null;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    text = null;
+  }
+  return {
+    message_id: id as string,
+    publish_time: formatTimestamp((pt as DuckDBTimestampValue).micros),
+    dead_lettered_at: formatTimestamp((at as DuckDBTimestampValue).micros),
+    reason: reason as string,
+    detail: (detail as string | null) ?? null,
+    field_path: (path as string | null) ?? null,
+    payload: text,
+    payload_base64: Buffer.from(bytes).toString('base64'),
+    payload_size: Number(size as bigint),
+    attributes: attrs === null ? {} : (JSON.parse(attrs as string) as Record<string, string>),
+    ordering_key: (key as string | null) ?? null,
+    replay_count: Number(replays as bigint),
+  };
+}
+
