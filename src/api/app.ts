@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from '../core/config.js';
+import { TributaryError } from '../core/errors.js';
 import type { Topic, Warehouse } from '../core/ports.js';
 import type { StreamRegistry } from '../core/schema.js';
 import { errorBodySchema, installErrorHandling } from './errors.js';
@@ -41,11 +42,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { ignoreTrailingSlash: true },
-    return503OnClosing: true,
+    // New requests during shutdown get our own 503 SHUTTING_DOWN (below), not Fastify's body.
+    return503OnClosing: false,
   });
   app.decorate('deps', deps);
+  // Once closing starts, every answer (including the in-flight ones) closes its connection, so
+  // keep-alive sockets do not hold the process open for the keep-alive timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', String(request.id));
+    if (closing) void reply.header('connection', 'close');
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new TributaryError('SHUTTING_DOWN', 'the server is shutting down; retry against another instance or in a moment');
   });
   app.addSchema(errorBodySchema);
   installErrorHandling(app);

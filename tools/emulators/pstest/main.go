@@ -3,9 +3,13 @@
 //
 // Usage:
 //
-//	pstest [-host 127.0.0.1] [-port 8085]
+//	pstest [-host 127.0.0.1] [-port 8085] [-min-ack-deadline 10s]
 //
 // The port may also come from $PSTEST_PORT (the flag wins). Port 0 picks a free port.
+// -min-ack-deadline is the smallest ackDeadlineSeconds a subscription may have. Real
+// Pub/Sub refuses less than 10 s; pstest on its own accepts any value (its minimum is 0
+// until set), so the default here is 10s. Tests that want fast ack-deadline redelivery
+// can pass e.g. -min-ack-deadline 1s and create subscriptions with ackDeadlineSeconds: 1.
 // Once the server accepts connections it prints exactly one line to stdout:
 //
 //	pstest listening on 127.0.0.1:PORT
@@ -21,6 +25,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"cloud.google.com/go/pubsub/v2/pstest"
 )
@@ -37,7 +42,13 @@ func main() {
 	}
 	host := flag.String("host", "127.0.0.1", "address to listen on")
 	port := flag.Int("port", defaultPort, "TCP port to listen on (0 = pick a free port); default from $PSTEST_PORT or 8085")
+	minAck := flag.Duration("min-ack-deadline", 10*time.Second, "smallest ackDeadlineSeconds accepted for a subscription (>= 1s)")
 	flag.Parse()
+	if *minAck < time.Second {
+		fmt.Fprintf(os.Stderr, "pstest: -min-ack-deadline must be >= 1s, got %v\n", *minAck)
+		os.Exit(2)
+	}
+	pstest.SetMinAckDeadline(*minAck)
 	if *port < 0 || *port > 65535 {
 		fmt.Fprintf(os.Stderr, "pstest: invalid -port %d\n", *port)
 		os.Exit(2)

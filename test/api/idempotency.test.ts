@@ -1,0 +1,59 @@
+/** The same message_id published twice stores one row, sequentially and concurrently. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { getJson, publish, reading, startTestServer } from '../helpers.js';
+
+type Server = Awaited<ReturnType<typeof startTestServer>>;
+
+async function countRows(url: string, filter: string): Promise<number> {
+  const r = await getJson(`${url}/v1/streams/sensor_readings/rows?${filter}&limit=1000`);
+  return r.body.rows.length;
+}
+
+describe('idempotency on message_id', () => {
+  let server: Server;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('stores one row when the same message_id is published twice in sequence', async () => {
+    const first = await publish(server.url, 'sensor_readings', [{ data: reading(1, { device_id: 'seq-dup' }), messageId: 'dup-1' }]);
+    const second = await publish(server.url, 'sensor_readings', [{ data: reading(2, { device_id: 'seq-dup' }), messageId: 'dup-1' }]);
+    assert.equal(first.body.results[0].status, 'stored');
+    assert.equal(second.body.results[0].status, 'duplicate');
+    assert.equal(await countRows(server.url, 'device_id=seq-dup'), 1);
+    // The first write wins: the row is the first payload.
+    const row = (await getJson(`${server.url}/v1/streams/sensor_readings/rows/dup-1`)).body;
+    assert.equal(row.seq, '1');
+  });
+
+  it('stores one row when the same message_id is published many times concurrently', async () => {
+    const attempts = 40;
+    const results = await Promise.all(
+      Array.from({ length: attempts }, () => publish(server.url, 'sensor_readings', [{ data: reading(7, { device_id: 'conc-dup' }), messageId: 'dup-concurrent' }])),
+    );
+    const statuses = results.map((r) => r.body.results[0].status);
+    assert.equal(statuses.filter((s) => s === 'stored').length, 1, `statuses: ${statuses.join(',')}`);
+    assert.equal(statuses.filter((s) => s === 'duplicate').length, attempts - 1);
+    assert.equal(await countRows(server.url, 'device_id=conc-dup'), 1);
+  });
+
+  it('stores one row when a batch repeats a message_id', async () => {
+    const res = await publish(server.url, 'sensor_readings', [
+      { data: reading(1, { device_id: 'batch-dup' }), messageId: 'b-1' },
+      { data: reading(2, { device_id: 'batch-dup' }), messageId: 'b-2' },
+      { data: reading(3, { device_id: 'batch-dup' }), messageId: 'b-1' },
+    ]);
+    assert.deepEqual(res.body.results.map((r: { status: string }) => r.status), ['stored', 'stored', 'duplicate']);
+    assert.equal(await countRows(server.url, 'device_id=batch-dup'), 2);
+  });
+
+  it('gives every message without a caller id a distinct id', async () => {
+    const res = await publish(server.url, 'sensor_readings', Array.from({ length: 200 }, (_, i) => ({ data: reading(i, { device_id: 'auto-ids' }) })));
+    assert.equal(new Set(res.body.messageIds).size, 200);
+    assert.equal(await countRows(server.url, 'device_id=auto-ids'), 200);
+  });
+});
