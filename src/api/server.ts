@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../core/config.js';
-import { createEmbeddedRuntime, type Runtime } from '../runtime.js';
+import { createRuntime, type Runtime } from '../runtime.js';
 import { buildApp } from './app.js';
 
 export interface RunningServer {
@@ -17,11 +17,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Starts the embedded default: runtime + API listening on the configured host and port. */
+/** Starts the runtime the configuration selects (embedded or gcp) + API listening on the configured host and port. */
 export async function startServer(config: Config, options: { logger?: boolean } = {}): Promise<RunningServer> {
   const logger = options.logger === false ? false : { level: config.logLevel };
   let app: FastifyInstance | undefined;
-  const runtime = await createEmbeddedRuntime(config, {
+  const runtime = await createRuntime(config, {
     onWriteError: (stream, err, willRetry) =>
       app?.log.warn({ err, stream, willRetry }, willRetry ? 'warehouse write failed; retrying' : 'warehouse write failed; giving up'),
   });
