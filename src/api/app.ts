@@ -26,6 +26,8 @@ export interface AppDeps {
 declare module 'fastify' {
   interface FastifyInstance {
     deps: AppDeps;
+    /** Every route as `METHOD /url`, in registration order (for docs and OpenAPI checks). */
+    routeTable: readonly string[];
   }
 }
 
@@ -46,6 +48,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: false,
   });
   app.decorate('deps', deps);
+  const routeTable: string[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routeTable.push(`${method} ${route.url}`);
+  });
   // Once closing starts, every answer (including the in-flight ones) closes its connection, so
   // keep-alive sockets do not hold the process open for the keep-alive timeout.
   let closing = false;

@@ -215,6 +215,15 @@ export class DuckDBWarehouse implements Warehouse {
         problems.push(`field "${f.name}" is ${have} in the database but the definition makes it ${want}; changing a type needs a new stream (or a manual migration)`);
       }
     }
+    // A column whose field left the definition stays (no data is dropped) but must accept NULL,
+    // or every new row would be refused.
+    const notNull = await w.runAndReadAll(
+      `SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1 AND NOT is_nullable`,
+      [def.name],
+    );
+    for (const [name] of notNull.getRows()) {
+      if (!columns.some((f) => f.name === name)) await w.run(`ALTER TABLE ${ident(def.name)} ALTER COLUMN ${ident(String(name))} DROP NOT NULL`);
+    }
     if (problems.length > 0) {
       throw new TributaryError('INVALID_STREAM_DEFINITION', `stream "${def.name}" no longer matches its table:\n  - ${problems.join('\n  - ')}`, { problems });
     }
