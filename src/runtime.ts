@@ -9,9 +9,6 @@ import type { Topic, Warehouse } from './core/ports.js';
 import { loadStreams, type StreamRegistry } from './core/schema.js';
 import { type BatchReport, Ingest } from './ingest/ingest.js';
 import { EmbeddedTopic, MonotonicClock } from './topic/embedded/topic.js';
-import { createPubSubClient, PubSubTopic } from './topic/pubsub/topic.js';
-import { createBigQueryApi } from './warehouse/bigquery/client.js';
-import { BigQueryWarehouse } from './warehouse/bigquery/warehouse.js';
 import { DuckDBWarehouse } from './warehouse/duckdb/warehouse.js';
 
 /** Everything a Tributary process runs on. */
@@ -67,6 +64,12 @@ export async function createGcpRuntime(config: Config, hooks: RuntimeHooks = {})
   if (config.mode !== 'gcp' || !gcpProject || !bigqueryDataset || pubsubTopicPrefix === undefined) {
     throw new Error('createGcpRuntime needs a configuration parsed with --mode gcp');
   }
+  // Loaded on demand: the embedded default never pays for the Google Cloud client libraries.
+  const [{ createPubSubClient, PubSubTopic }, { createBigQueryApi }, { BigQueryWarehouse }] = await Promise.all([
+    import('./topic/pubsub/topic.js'),
+    import('./warehouse/bigquery/client.js'),
+    import('./warehouse/bigquery/warehouse.js'),
+  ]);
   const registry = await loadStreams(config.streamsDir);
   const warehouse = new BigQueryWarehouse(
     createBigQueryApi({ projectId: gcpProject, ...(config.bigqueryApiEndpoint ? { apiEndpoint: config.bigqueryApiEndpoint } : {}), ...(config.gcpRegion ? { location: config.gcpRegion } : {}) }),

@@ -13,7 +13,6 @@ import { bigQueryDeadLetterSchema, bigQueryTableSchema, messageJsonSchema } from
 import { loadStreams } from '../core/schema.js';
 import { startServer } from '../api/server.js';
 import { createRuntime } from '../runtime.js';
-import { startPullWorker } from '../topic/pubsub/worker.js';
 
 const USAGE = `tributary: ingest messages, store them, serve them over HTTP
 
@@ -114,6 +113,7 @@ async function worker(argv: readonly string[], env: Readonly<Record<string, stri
   const runtime = await createRuntime(config, {
     onWriteError: (stream, err, willRetry) => process.stderr.write(`tributary worker: ${stream}: write failed (${willRetry ? 'retrying' : 'nacked'}): ${(err as Error).message}\n`),
   });
+  const { startPullWorker } = await import('../topic/pubsub/worker.js');
   const pull = startPullWorker(runtime.pubsub!, runtime.registry, runtime.ingest, {
     topicPrefix: config.pubsubTopicPrefix ?? '',
     subscriptionSuffix: config.pubsubSubscriptionSuffix,

@@ -22,7 +22,12 @@ import type { InboundMessage } from '../core/message.js';
 import type { StreamDef, StreamRegistry } from '../core/schema.js';
 import { parseTimestamp } from '../core/time.js';
 import { decodeBase64 } from '../api/publish.js';
-import { UNDECODABLE_ATTRIBUTE } from '../topic/pubsub/topic.js';
+
+/**
+ * Attribute that carries why the HTTP API could not decode a message's data (bad base64): the
+ * raw text is published as is (gcp mode) and ingest dead-letters it as INVALID_ENCODING.
+ */
+export const UNDECODABLE_ATTRIBUTE = 'tributary-undecodable';
 
 /** A Pub/Sub message in REST JSON. */
 export interface PubsubMessageJson {

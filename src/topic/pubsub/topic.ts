@@ -3,12 +3,8 @@ import { OAuth2Client } from 'google-auth-library';
 import { TributaryError } from '../../core/errors.js';
 import type { PublishMessage, PublishOutcome, Topic } from '../../core/ports.js';
 import type { StreamDef } from '../../core/schema.js';
+import { UNDECODABLE_ATTRIBUTE } from '../../ingest/pubsub-message.js';
 
-/**
- * Attribute that carries why the HTTP API could not decode a message's data (bad base64): the
- * raw text is published as is and ingest dead-letters it as INVALID_ENCODING.
- */
-export const UNDECODABLE_ATTRIBUTE = 'tributary-undecodable';
 
 /** Settings of the Pub/Sub topic adapter. */
 export interface PubSubTopicOptions {

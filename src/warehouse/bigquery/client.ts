@@ -31,7 +31,7 @@ export function createBigQueryApi(options: BigQueryClientOptions): BigQueryApi {
     retryOptions: { autoRetry: false, maxRetries: 0 },
   });
   return {
-    request<T>(req: { method: 'GET' | 'POST' | 'PATCH'; path: string; body?: unknown; query?: Record<string, string> }): Promise<T> {
+    request<T>(req: { method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; path: string; body?: unknown; query?: Record<string, string> }): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         client.request(
           { method: req.method, uri: req.path, ...(req.body !== undefined ? { json: req.body } : {}), ...(req.query ? { qs: req.query } : {}) },

@@ -24,7 +24,7 @@ import { type Cell, type CellReader, canonicalType, cellMicros, cellReader, iden
  * rejects with an error carrying the HTTP status as `code` and BigQuery's `errors[]`.
  */
 export interface BigQueryApi {
-  request<T>(req: { method: 'GET' | 'POST' | 'PATCH'; path: string; body?: unknown; query?: Record<string, string> }): Promise<T>;
+  request<T>(req: { method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; path: string; body?: unknown; query?: Record<string, string> }): Promise<T>;
 }
 
 /** Settings of the BigQuery adapter. */
