@@ -29,6 +29,14 @@ import { decodeBase64 } from '../api/publish.js';
  */
 export const UNDECODABLE_ATTRIBUTE = 'tributary-undecodable';
 
+/**
+ * Attribute that carries a publisher-chosen message ID (the `messageId` of the HTTP publish body,
+ * which `tributary publish` always sets): ingest uses it as the idempotency key instead of
+ * Pub/Sub's own ID, so a publish retried after a timeout is stored once, as with the embedded
+ * topic.
+ */
+export const MESSAGE_ID_ATTRIBUTE = 'tributary-message-id';
+
 /** A Pub/Sub message in REST JSON. */
 export interface PubsubMessageJson {
   data?: string;
@@ -76,6 +84,8 @@ export function decodePubSubMessage(m: unknown): InboundMessage {
   // The HTTP API publishes data it could not base64-decode as is, flagged by this attribute.
   let data: Uint8Array = new Uint8Array();
   let undecodable: string | undefined;
+  const chosenId = attributes[MESSAGE_ID_ATTRIBUTE];
+  delete attributes[MESSAGE_ID_ATTRIBUTE];
   const flagged = attributes[UNDECODABLE_ATTRIBUTE];
   if (flagged !== undefined) {
     delete attributes[UNDECODABLE_ATTRIBUTE];
@@ -89,7 +99,7 @@ export function decodePubSubMessage(m: unknown): InboundMessage {
       undecodable ??= 'the data field is not valid base64';
     }
   }
-  return { messageId: id, publishTime, data, attributes, orderingKey, ...(undecodable !== undefined ? { undecodable } : {}) };
+  return { messageId: chosenId !== undefined && chosenId !== '' ? chosenId : id, publishTime, data, attributes, orderingKey, ...(undecodable !== undefined ? { undecodable } : {}) };
 }
 
 /** The event (CloudEvent or legacy push body) reduced to what ingest needs. */

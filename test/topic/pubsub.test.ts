@@ -84,6 +84,19 @@ describe('Pub/Sub topic and pull worker (pstest)', () => {
     assert.deepEqual(dl.attributes, {});
   });
 
+  it('keeps a publisher-chosen messageId as the idempotency key: a retried publish is stored once', async () => {
+    const msg = { data: Buffer.from('{"kind":"chosen"}'), messageId: 'chosen-1', attributes: { a: '1' } };
+    const first = await topic.publish(lenient, [msg]);
+    const again = await topic.publish(lenient, [msg]);
+    assert.equal(first[0]!.messageId, 'chosen-1');
+    assert.equal(again[0]!.messageId, 'chosen-1');
+    const row = await until('chosen row', () => duck.getRow(lenient, 'chosen-1'));
+    assert.deepEqual(row.attributes, { a: '1' }, 'the carrier attribute is not stored');
+    await new Promise((r) => setTimeout(r, 300));
+    const rows = await duck.queryRows(lenient, { filters: [{ chain: [lenient.fields[0]!], op: 'eq', value: 'chosen' }], order: 'asc', limit: 10 });
+    assert.equal(rows.length, 1);
+  });
+
   it('nacks on a transient failure and stores the message when Pub/Sub redelivers it', async () => {
     state.failing = true;
     const before = state.writes;

@@ -3,7 +3,7 @@ import { OAuth2Client } from 'google-auth-library';
 import { TributaryError } from '../../core/errors.js';
 import type { PublishMessage, PublishOutcome, Topic } from '../../core/ports.js';
 import type { StreamDef } from '../../core/schema.js';
-import { UNDECODABLE_ATTRIBUTE } from '../../ingest/pubsub-message.js';
+import { MESSAGE_ID_ATTRIBUTE, UNDECODABLE_ATTRIBUTE } from '../../ingest/pubsub-message.js';
 
 
 /** Settings of the Pub/Sub topic adapter. */
@@ -31,7 +31,9 @@ export function createPubSubClient(options: { projectId: string; emulatorHost?: 
  * The Google Cloud topic: each stream publishes to its Pub/Sub topic with the client's
  * batching (bounded by count and milliseconds) and message ordering on, so messages with the
  * same ordering key are delivered in order. `publish` resolves once Pub/Sub has accepted every
- * message (status `accepted` with Pub/Sub's message ID); ingest stores them asynchronously.
+ * message (status `accepted`); ingest stores them asynchronously. A publisher-chosen messageId
+ * travels as the `tributary-message-id` attribute and stays the idempotency key (and the
+ * returned ID); otherwise Pub/Sub's message ID is.
  */
 export class PubSubTopic implements Topic {
   readonly kind = 'pubsub';
@@ -65,6 +67,7 @@ export class PubSubTopic implements Topic {
       messages.map((m) => {
         const attributes: Record<string, string> = { ...(m.attributes ?? {}) };
         if (m.undecodable !== undefined) attributes[UNDECODABLE_ATTRIBUTE] = m.undecodable;
+        if (m.messageId !== undefined) attributes[MESSAGE_ID_ATTRIBUTE] = m.messageId;
         return topic.publishMessage({ data: Buffer.from(m.data), attributes, ...(m.orderingKey ? { orderingKey: m.orderingKey } : {}) });
       }),
     );
@@ -80,7 +83,8 @@ export class PubSubTopic implements Topic {
         { cause: failed.reason },
       );
     }
-    return results.map((r) => ({ messageId: (r as PromiseFulfilledResult<string>).value, status: 'accepted' as const }));
+    // The ID ingest will store the message under: the publisher's when it chose one.
+    return results.map((r, i) => ({ messageId: messages[i]!.messageId ?? (r as PromiseFulfilledResult<string>).value, status: 'accepted' as const }));
   }
 
   async close(): Promise<void> {
