@@ -79,9 +79,10 @@ async function serve(argv: readonly string[], env: Readonly<Record<string, strin
   }
   const server = await startServer(config);
   const streams = server.runtime.registry.all().map((s) => s.name);
-  server.app.log.info({ url: server.url, streams, dataDir: config.dataDir }, `Tributary listening on ${server.url}`);
+  const storage = config.mode === 'gcp' ? `BigQuery dataset ${config.gcpProject}.${config.bigqueryDataset}, Pub/Sub topics ${config.pubsubTopicPrefix}<stream>` : config.dataDir;
+  server.app.log.info({ url: server.url, streams, mode: config.mode, storage }, `Tributary listening on ${server.url}`);
   process.stderr.write(
-    `\nTributary is running on ${server.url} (streams: ${streams.join(', ')}; data in ${config.dataDir})\n` +
+    `\nTributary is running on ${server.url} (streams: ${streams.join(', ')}; data in ${storage})\n` +
       `  publish: npx tributary publish ${streams[0]} examples/${streams[0]}.ndjson\n` +
       `  read:    curl '${server.url}/v1/streams/${streams[0]}/rows?limit=5'\n` +
       '  stop:    Ctrl-C (every queued message is written before exit)\n\n',
