@@ -8,7 +8,7 @@ import type { Config } from '../core/config.js';
 import { TributaryError } from '../core/errors.js';
 import type { Topic, Warehouse } from '../core/ports.js';
 import type { StreamRegistry } from '../core/schema.js';
-import { errorBodySchema, installErrorHandling } from './errors.js';
+import { clientErrorHandler, errorBodySchema, installErrorHandling } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
 import { streamRoutes } from './routes/streams.js';
@@ -44,6 +44,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { ignoreTrailingSlash: true },
+    clientErrorHandler,
     // New requests during shutdown get our own 503 SHUTTING_DOWN (below), not Fastify's body.
     return503OnClosing: false,
   });
