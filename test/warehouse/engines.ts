@@ -1,5 +1,6 @@
 /**
- * The warehouse engines the contract suite runs against. `TRIBUTARY_TEST_ENGINES=duckdb,bigquery`
+ * The warehouse engines the contract suites run against (`openWarehouse(engine)` gives a fresh,
+ * empty adapter and disposes of it, emulator process included). `TRIBUTARY_TEST_ENGINES=duckdb,bigquery`
  * (the default) narrows the list; BigQuery runs against goccy/bigquery-emulator, started here.
  */
 import type { Warehouse } from '../../src/core/ports.js';
@@ -13,9 +14,12 @@ import { tempDir } from '../helpers.js';
 export const ALL_ENGINES = ['duckdb', 'bigquery'] as const;
 export type Engine = (typeof ALL_ENGINES)[number];
 
-/** Engines selected by TRIBUTARY_TEST_ENGINES (default: all). An unknown name is an error. */
+/**
+ * Engines selected by TRIBUTARY_TEST_ENGINES (or its alias TRIBUTARY_TEST_WAREHOUSES; default:
+ * all). An unknown name is an error.
+ */
 export function selectedEngines(env: Readonly<Record<string, string | undefined>> = process.env): Engine[] {
-  const raw = env.TRIBUTARY_TEST_ENGINES?.trim();
+  const raw = (env.TRIBUTARY_TEST_ENGINES ?? env.TRIBUTARY_TEST_WAREHOUSES)?.trim();
   if (!raw) return [...ALL_ENGINES];
   const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of names) {

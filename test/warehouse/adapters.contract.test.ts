@@ -58,6 +58,7 @@ const FULL = {
 it('TRIBUTARY_TEST_ENGINES selects engines and refuses unknown names', () => {
   assert.deepEqual(selectedEngines({}), ['duckdb', 'bigquery']);
   assert.deepEqual(selectedEngines({ TRIBUTARY_TEST_ENGINES: 'bigquery' }), ['bigquery']);
+  assert.deepEqual(selectedEngines({ TRIBUTARY_TEST_WAREHOUSES: 'duckdb' }), ['duckdb']);
   assert.throws(() => selectedEngines({ TRIBUTARY_TEST_ENGINES: 'duckdb,postgres' }), /unknown engine "postgres"/);
 });
 
