@@ -8,11 +8,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DeadLetterReason } from '../../src/core/errors.js';
 import { type DeadLetter, type InboundMessage, prepareMessage, type StoredRow } from '../../src/core/message.js';
-import type { Warehouse } from '../../src/core/ports.js';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { type Warehouse, WarehouseError } from '../../src/core/ports.js';
+import { createBigQueryApi } from '../../src/warehouse/bigquery/client.js';
 import { parseStreamDefinition, type StreamDef } from '../../src/core/schema.js';
 import { nowMicros } from '../../src/core/time.js';
 import { compileValidator } from '../../src/core/validate.js';
-import { classify } from '../../src/warehouse/bigquery/warehouse.js';
+import { BigQueryWarehouse, classify } from '../../src/warehouse/bigquery/warehouse.js';
 import { LENIENT_STREAM, ROOT } from '../helpers.js';
 import { ENGINES, openWarehouse, selectedEngines, type TestWarehouse } from './engines.js';
 
@@ -235,6 +237,23 @@ for (const engine of ENGINES) {
 }
 
 describe('BigQuery error classification', () => {
+  it('turns an endpoint that accepts but never answers into a transient failure within the timeout', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((sock) => sockets.push(sock));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const api = createBigQueryApi({ projectId: 'p', apiEndpoint: `http://127.0.0.1:${port}`, timeoutMs: 300 });
+      const w = new BigQueryWarehouse(api, { projectId: 'p', dataset: 'd', maxBytesBilled: 1024 ** 3, lookbackDays: 1 });
+      const started = Date.now();
+      await assert.rejects(w.ping(), (err: unknown) => err instanceof WarehouseError && err.transient);
+      assert.ok(Date.now() - started < 5000, `gave up after ${Date.now() - started} ms`);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
   it('is permanent only when BigQuery refused the content', () => {
     const transient = (e: unknown) => classify(e, 'x').transient;
     assert.equal(transient({ code: 400, errors: [{ reason: 'invalid' }], message: 'bad value' }), false);
