@@ -225,9 +225,9 @@ for (const engine of ENGINES) {
           assert.equal(q.maximumBytesBilled, String(1024 ** 3), q.sql);
           if (q.sql === 'SELECT 1') continue;
           const scans = q.sql.split(/\bFROM `/).length - 1;
-          const bounds = q.sql.split(/publish_time >= @from/).length - 1;
+          const bounds = q.sql.split(/publish_time >= @range_from/).length - 1;
           assert.ok(bounds >= scans, `every table read has a partition filter: ${q.sql}`);
-          assert.ok(q.params.some((p) => p.name === 'from' && p.parameterType.type === 'TIMESTAMP'), q.sql);
+          assert.ok(q.params.some((p) => p.name === 'range_from' && p.parameterType.type === 'TIMESTAMP'), q.sql);
           assert.doesNotMatch(q.sql, /'|"/, `no literal values in the SQL text: ${q.sql}`);
         }
         assert.ok(t.queries.some((q) => /QUALIFY ROW_NUMBER\(\) OVER \(PARTITION BY message_id/.test(q.sql)), 'reads deduplicate by message_id');

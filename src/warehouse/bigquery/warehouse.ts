@@ -352,7 +352,7 @@ export class BigQueryWarehouse implements Warehouse {
     const sql =
       `SELECT ${s.columnList} FROM ${s.table} WHERE ${where.join(' AND ')}` +
       ' QUALIFY ROW_NUMBER() OVER (PARTITION BY message_id ORDER BY ingest_time) = 1' +
-      ` ORDER BY publish_time ${dir}, message_id ${dir} LIMIT ${params.add('limit', { type: 'INT64', value: String(q.limit) })}`;
+      ` ORDER BY publish_time ${dir}, message_id ${dir} LIMIT ${params.add('page_limit', { type: 'INT64', value: String(q.limit) })}`;
     const rows = await this.query(sql, params.list);
     return rows.map((r) => this.toApiRow(s, r));
   }
@@ -362,7 +362,7 @@ export class BigQueryWarehouse implements Warehouse {
     const params = new Params();
     const sql =
       `SELECT ${s.columnList} FROM ${s.table}` +
-      ` WHERE publish_time >= ${params.time('from', this.lookbackFrom())} AND message_id = ${params.add('id', { type: 'STRING', value: messageId })}` +
+      ` WHERE publish_time >= ${params.time('range_from', this.lookbackFrom())} AND message_id = ${params.add('msg_id', { type: 'STRING', value: messageId })}` +
       ' ORDER BY ingest_time LIMIT 1';
     const rows = await this.query(sql, params.list);
     return rows[0] ? this.toApiRow(s, rows[0]) : undefined;
@@ -374,14 +374,14 @@ export class BigQueryWarehouse implements Warehouse {
     const inner = timeAndKeyset(q.from ?? this.lookbackFrom(), q.to, undefined, 'desc', params);
     if (q.after) inner.push(`publish_time <= ${params.time('after_t', q.after.publishTime)}`);
     const outer: string[] = [];
-    if (q.reason) outer.push(`reason = ${params.add('reason', { type: 'STRING', value: q.reason })}`);
+    if (q.reason) outer.push(`reason = ${params.add('dl_reason', { type: 'STRING', value: q.reason })}`);
     if (q.after) outer.push(`(publish_time < @after_t OR message_id < ${params.add('after_id', { type: 'STRING', value: q.after.messageId })})`);
     const cols = DEAD_LETTER_FIELDS.map((f) => ident(f.name)).join(', ');
     const sql =
       `SELECT ${cols} FROM (SELECT ${cols} FROM ${s.dlTable} WHERE ${inner.join(' AND ')}` +
       ' QUALIFY ROW_NUMBER() OVER (PARTITION BY message_id ORDER BY dead_lettered_at DESC, replay_count DESC) = 1)' +
       (outer.length ? ` WHERE ${outer.join(' AND ')}` : '') +
-      ` ORDER BY publish_time DESC, message_id DESC LIMIT ${params.add('limit', { type: 'INT64', value: String(q.limit) })}`;
+      ` ORDER BY publish_time DESC, message_id DESC LIMIT ${params.add('page_limit', { type: 'INT64', value: String(q.limit) })}`;
     const rows = await this.query(sql, params.list);
     return rows.map((r) => deadLetterRow(r, this.options.emulator === true));
   }
@@ -389,7 +389,7 @@ export class BigQueryWarehouse implements Warehouse {
   async stats(def: StreamDef): Promise<StreamStats> {
     const s = this.compiled(def);
     const params = new Params();
-    const from = params.time('from', this.lookbackFrom());
+    const from = params.time('range_from', this.lookbackFrom());
     const sql =
       `SELECT (SELECT COUNT(DISTINCT message_id) FROM ${s.table} WHERE publish_time >= ${from}),` +
       ` (SELECT MAX(publish_time) FROM ${s.table} WHERE publish_time >= ${from}),` +
@@ -414,7 +414,7 @@ export class BigQueryWarehouse implements Warehouse {
   }
 }
 
-/** Named parameters of one query. */
+/** Named parameters of one query (names avoid GoogleSQL keywords such as FROM and LIMIT). */
 class Params {
   readonly list: QueryParameter[] = [];
   add(name: string, p: { type: string; value: string }): string {
@@ -427,8 +427,8 @@ class Params {
 }
 
 function timeAndKeyset(from: bigint, to: bigint | undefined, after: Keyset | undefined, order: 'asc' | 'desc', p: Params): string[] {
-  const where = [`publish_time >= ${p.time('from', from)}`];
-  if (to !== undefined) where.push(`publish_time < ${p.time('to', to)}`);
+  const where = [`publish_time >= ${p.time('range_from', from)}`];
+  if (to !== undefined) where.push(`publish_time < ${p.time('range_to', to)}`);
   if (after) {
     const t = p.time('after_t', after.publishTime);
     const id = p.add('after_id', { type: 'STRING', value: after.messageId });
