@@ -13,9 +13,12 @@ export function ident(name: string): string {
   return `\`${name.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``;
 }
 
-/** A TIMESTAMP in GoogleSQL's canonical text form, `2026-11-24 10:00:00.123456+00:00`. */
+/**
+ * A TIMESTAMP as insertAll values and query parameters carry it: RFC 3339 in UTC with six
+ * fraction digits, `2026-11-24T10:00:00.123456Z`, the form Google's own client libraries send.
+ */
 export function timestampText(micros: bigint): string {
-  return formatTimestamp(micros).replace('T', ' ').replace('Z', '+00:00');
+  return formatTimestamp(micros);
 }
 
 function scalarToJson(f: FieldDef, v: StoredValue): unknown {
