@@ -37,6 +37,14 @@ export const errorBodySchema = {
 
 /** Maps Fastify's own errors (body parsing, validation, limits) to our codes. */
 function fromFastify(err: FastifyError): TributaryError | undefined {
+  if (err.validation && (err.validationContext === 'querystring' || err.validationContext === 'params')) {
+    const first = err.validation[0];
+    const parameter = first?.instancePath.replace(/^\//, '') || String((first?.params as { missingProperty?: string } | undefined)?.missingProperty ?? '');
+    return new TributaryError('INVALID_PARAMETER', `${parameter ? `${parameter}: ` : ''}${first?.message ?? err.message}`, {
+      ...(parameter ? { parameter } : {}),
+      validation: err.validation.map((v) => ({ path: v.instancePath, message: v.message })),
+    });
+  }
   if (err.validation) {
     return new TributaryError('INVALID_REQUEST', err.message, { validation: err.validation.map((v) => ({ path: v.instancePath, message: v.message })) });
   }

@@ -1,0 +1,95 @@
+/** The OpenAPI document describes every route, and real responses match its schemas. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { toPath } from '../../src/api/openapi.js';
+import { getJson, publish, reading, startTestServer } from '../helpers.js';
+
+type Server = Awaited<ReturnType<typeof startTestServer>>;
+type Doc = { openapi: string; paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>> };
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+describe('OpenAPI', () => {
+  let server: Server;
+  let doc: Doc;
+  let ajv: Ajv;
+  before(async () => {
+    server = await startTestServer();
+    await publish(server.url, 'sensor_readings', [
+      { data: reading(1), messageId: 'o-1', attributes: { a: 'b' } },
+      { data: reading(2, { location: { site: 'x', lat: 1, lon: 2 }, tags: ['t'] }), messageId: 'o-2' },
+      { data: '{bad', messageId: 'o-bad' },
+    ]);
+    doc = (await getJson(`${server.url}/openapi.json`)).body as Doc;
+    ajv = addFormats(new Ajv({ strict: false, allErrors: true }));
+    ajv.addSchema(doc, 'openapi.json');
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('is OpenAPI 3.1 and describes every route', () => {
+    assert.equal(doc.openapi, '3.1.0');
+    for (const r of server.app.routeTable) {
+      const [method, url] = r.split(' ') as [string, string];
+      if (method === 'HEAD') continue;
+      assert.ok(doc.paths[toPath(url)]?.[method.toLowerCase()], `${method} ${toPath(url)} is described`);
+    }
+  });
+
+  const pointer = (path: string, method: string, status: string) =>
+    `openapi.json#/paths/${path.replaceAll('~', '~0').replaceAll('/', '~1')}/${method}/responses/${status}/content/application~1json/schema`;
+
+  const CASES: [string, string, string, unknown?][] = [
+    ['get', '/healthz', '/healthz'],
+    ['get', '/readyz', '/readyz'],
+    ['get', '/v1/streams', '/v1/streams'],
+    ['get', '/v1/streams/{stream}', '/v1/streams/sensor_readings'],
+    ['get', '/v1/streams/{stream}', '/v1/streams/nope'],
+    ['get', '/v1/streams/{stream}/rows', '/v1/streams/sensor_readings/rows?limit=1'],
+    ['get', '/v1/streams/{stream}/rows', '/v1/streams/sensor_readings/rows?seq=x'],
+    ['get', '/v1/streams/{stream}/rows/{messageId}', '/v1/streams/sensor_readings/rows/o-2'],
+    ['get', '/v1/streams/{stream}/rows/{messageId}', '/v1/streams/sensor_readings/rows/none'],
+    ['get', '/v1/streams/{stream}/aggregate', '/v1/streams/sensor_readings/aggregate?interval=1h&group_by=device_id&metric=count,avg:temperature_c'],
+    ['get', '/v1/streams/{stream}/stats', '/v1/streams/sensor_readings/stats'],
+    ['get', '/v1/streams/{stream}/dead-letters', '/v1/streams/sensor_readings/dead-letters'],
+    ['get', '/v1/streams/{stream}/dead-letters/{messageId}', '/v1/streams/sensor_readings/dead-letters/o-bad'],
+    ['post', '/v1/streams/{stream}/dead-letters/{messageId}/replay', '/v1/streams/sensor_readings/dead-letters/o-bad/replay', {}],
+    ['post', '/v1/streams/{stream}/dead-letters/replay', '/v1/streams/sensor_readings/dead-letters/replay', { reason: 'INVALID_JSON' }],
+    ['post', '/v1/streams/{stream}/dead-letters/replay', '/v1/streams/sensor_readings/dead-letters/replay', { nope: 1 }],
+    ['post', '/v1/streams/{stream}/messages', '/v1/streams/sensor_readings/messages', reading(3)],
+  ];
+
+  for (const [method, path, url, body] of CASES) {
+    it(`${method.toUpperCase()} ${url} matches its response schema`, async () => {
+      const res = await fetch(server.url + url, { method: method.toUpperCase(), ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });
+      const status = String(res.status);
+      const json: unknown = await res.json();
+      const responses = doc.paths[path]![method]!.responses;
+      const key = responses[status] ? status : `${status[0]}XX`;
+      assert.ok(responses[key], `status ${status} of ${url} is documented`);
+      const validate = ajv.getSchema(pointer(path, method, key)) ?? ajv.compile({ $ref: pointer(path, method, key) });
+      assert.ok(validate(json), `${url} (${status}): ${JSON.stringify(validate.errors)}\n${JSON.stringify(json).slice(0, 500)}`);
+    });
+  }
+
+  it('serves the docs page with its own assets only', async () => {
+    const html = await (await fetch(`${server.url}/docs`)).text();
+    const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    assert.ok(refs.length >= 2);
+    for (const ref of refs) {
+      assert.ok(ref.startsWith('/'), `${ref} is served by the app`);
+      assert.equal((await fetch(server.url + ref)).status, 200, ref);
+    }
+  });
+
+  it('exposes Prometheus metrics for requests and ingest', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(text, /^tributary_http_requests_total\{method="GET",route="\/v1\/streams\/:stream",status="200"\} \d+$/m);
+    assert.match(text, /^tributary_ingest_messages_total\{stream="sensor_readings",outcome="stored"\} [1-9]/m);
+    assert.match(text, /^tributary_ingest_dead_letters_total\{stream="sensor_readings",reason="INVALID_JSON"\} [1-9]/m);
+    assert.match(text, /^tributary_http_request_duration_seconds_bucket\{.*le="\+Inf"\} \d+$/m);
+    assert.match(text, /^tributary_ingest_freshness_seconds_count\{stream="sensor_readings"\} [1-9]/m);
+  });
+});
