@@ -80,7 +80,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    routerOptions: { ignoreTrailingSlash: true },
+    // Path parameters up to the longest message id (1024) plus room; longer is INVALID_PARAMETER.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1100 },
+    // Errors the router raises before any route runs still leave in the standard error shape.
+    frameworkErrors: (err, req, reply) => {
+      const known =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new TributaryError('INVALID_PARAMETER', 'a path parameter is too long (stream names are at most 63 characters, message ids at most 1024)')
+          : new TributaryError('INVALID_REQUEST', `the request URL cannot be parsed: ${err.message}`);
+      return sendError(reply, req, known);
+    },
     // New requests during shutdown get our own 503 SHUTTING_DOWN (below), not Fastify's body.
     return503OnClosing: false,
   });

@@ -75,7 +75,8 @@ export class OpenApiCollector {
         const { description, ...rest } = schema as Json;
         const key = code.toUpperCase();
         const content: Record<string, Json> = {};
-        if (Object.keys(rest).length > 0) content['application/json'] = { schema: refs(rest) };
+        if (rest.content) Object.assign(content, refs(rest.content));
+        else if (Object.keys(rest).length > 0) content['application/json'] = { schema: refs(rest) };
         if (code === '200' && r.formats) {
           content['application/x-ndjson'] = { schema: { type: 'string', description: 'One JSON object per line; next page in the Link header.' } };
           content['text/csv'] = { schema: { type: 'string', description: 'RFC 4180 with a header row; formula-like cells prefixed with \'.' } };

@@ -4,6 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { toPath } from '../../src/api/openapi.js';
+import { parseConfig } from '../../src/core/config.js';
+import { isTributaryError, type TributaryError } from '../../src/core/errors.js';
 import { getJson, publish, reading, startTestServer } from '../helpers.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
@@ -91,5 +93,36 @@ describe('OpenAPI', () => {
     assert.match(text, /^tributary_ingest_dead_letters_total\{stream="sensor_readings",reason="INVALID_JSON"\} [1-9]/m);
     assert.match(text, /^tributary_http_request_duration_seconds_bucket\{.*le="\+Inf"\} \d+$/m);
     assert.match(text, /^tributary_ingest_freshness_seconds_count\{stream="sensor_readings"\} [1-9]/m);
+  });
+});
+
+describe('bounded work and logs', () => {
+  it('stops a query that runs past the timeout with QUERY_TIMEOUT', async () => {
+    const { DuckDBWarehouse } = await import('../../src/warehouse/duckdb/warehouse.js');
+    const w = await DuckDBWarehouse.open({ path: ':memory:', queryTimeoutMs: 50 });
+    try {
+      // A cross join no machine finishes in 50 ms; interrupted, not awaited to the end.
+      await assert.rejects(w.readForTest('SELECT count(*) FROM range(1000000000) a, range(1000000000) b'), (e: unknown) => isTributaryError(e, 'QUERY_TIMEOUT') && (e as TributaryError).status === 504);
+      assert.deepEqual(await w.readForTest('SELECT 42'), [[42]], 'the connection works after the interrupt');
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('writes JSON log lines with Cloud Logging severity and message', async () => {
+    const { loggerOptions } = await import('../../src/api/server.js');
+    const { Writable } = await import('node:stream');
+    const lines: string[] = [];
+    const stream = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
+    const { default: Fastify } = await import('fastify');
+    const app = Fastify({ logger: { ...loggerOptions(parseConfig(['--log-level', 'info'], {}).config), stream } });
+    app.log.warn({ stream: 's' }, 'careful');
+    app.log.error('broken');
+    await app.close();
+    const [warn, error] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(warn!.severity, 'WARNING');
+    assert.equal(warn!.message, 'careful');
+    assert.match(String(warn!.time), /^\d{4}-\d\d-\d\dT/);
+    assert.equal(error!.severity, 'ERROR');
   });
 });

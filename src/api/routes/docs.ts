@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { errorResponses } from '../schemas.js';
 
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Tributary API</title>
@@ -67,15 +68,15 @@ export const docsRoutes: FastifyPluginAsync = async (app) => {
     });
     return doc;
   });
-  const text = { 200: { description: 'The page or asset.', type: 'string' } } as const;
-  app.get('/docs', { schema: { summary: 'Interactive API documentation (HTML)', tags: ['service'], response: text } }, async (_req, reply) =>
+  const text = (type: string) => ({ 200: { description: 'The page or asset.', content: { [type]: { schema: { type: 'string' } } } } });
+  app.get('/docs', { schema: { summary: 'Interactive API documentation (HTML)', tags: ['service'], response: text('text/html') } }, async (_req, reply) =>
     reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'").send(PAGE));
-  app.get('/docs/docs.js', { schema: { summary: 'Script of the docs page', tags: ['service'], response: text } }, async (_req, reply) =>
+  app.get('/docs/docs.js', { schema: { summary: 'Script of the docs page', tags: ['service'], response: text('text/javascript') } }, async (_req, reply) =>
     reply.type('text/javascript; charset=utf-8').send(JS));
-  app.get('/docs/docs.css', { schema: { summary: 'Style of the docs page', tags: ['service'], response: text } }, async (_req, reply) =>
+  app.get('/docs/docs.css', { schema: { summary: 'Style of the docs page', tags: ['service'], response: text('text/css') } }, async (_req, reply) =>
     reply.type('text/css; charset=utf-8').send(CSS));
   app.get('/metrics', {
     config: { scope: 'admin' },
-    schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['service'], response: { 200: { description: 'Prometheus text format 0.0.4.', type: 'string' } } },
+    schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['service'], response: { 200: { description: 'Prometheus text format 0.0.4.', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errorResponses } },
   }, async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(app.metrics.render()));
 };

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# OpenAPI-driven fuzz run of the HTTP API: installs schemathesis (pinned, tools/fuzz/requirements.txt)
+# into tools/fuzz/.venv, starts the embedded server on 127.0.0.1 with a throw-away data dir,
+# seeds it with the example data, and lets schemathesis generate requests from /openapi.json.
+# Fails on any 5xx and on any response that violates the document (status, content type, schema).
+# Usage: bash tools/fuzz/run.sh [max examples per operation, default 40]
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+examples="${1:-40}"
+venv=tools/fuzz/.venv
+if [ ! -x "$venv/bin/st" ] || ! "$venv/bin/pip" freeze 2>/dev/null | grep -qxF -f tools/fuzz/requirements.txt; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tools/fuzz/requirements.txt
+fi
+[ -f dist/src/cli/main.js ] || npm run build
+node=node_modules/.bin/node
+[ -x "$node" ] || node=node
+
+data=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+url="http://127.0.0.1:$port"
+"$node" bin/tributary.js dev --host 127.0.0.1 --port "$port" --data-dir "$data" --rate-limit-requests 0 --log-level error &
+server=$!
+cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"; }
+trap cleanup EXIT
+for _ in $(seq 1 100); do curl -fsS "$url/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+TRIBUTARY_URL="$url" "$node" bin/tributary.js publish sensor_readings examples/sensor_readings.ndjson >/dev/null
+
+"$venv/bin/st" run "$url/openapi.json" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+  --max-examples "$examples" --seed 1 --workers 1 --no-color --generation-database none \
+  --suppress-health-check all --request-timeout 10
