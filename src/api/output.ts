@@ -47,3 +47,25 @@ export function sendTable(
   if (format === 'ndjson') return reply.type('application/x-ndjson; charset=utf-8').send(Readable.from(ndjsonLines(rows)));
   return reply.type('text/csv; charset=utf-8; header=present').send(Readable.from(csvLines(columns, rows)));
 }
+
+/**
+ * Streams a long NDJSON or CSV answer from chunks fetched one after another (each chunk is
+ * fetched when the client has taken the previous one). A failure after the first chunk can only
+ * cut the answer short: the status line is already sent.
+ */
+export function sendTableStream(
+  reply: FastifyReply,
+  format: Exclude<OutputFormat, 'json'>,
+  columns: readonly string[],
+  chunks: AsyncIterable<readonly Record<string, unknown>[]>,
+): FastifyReply {
+  async function* lines(): AsyncGenerator<string> {
+    if (format === 'csv') yield columns.map(csvCell).join(',') + '\r\n';
+    for await (const rows of chunks) {
+      let text = '';
+      for (const r of rows) text += format === 'csv' ? columns.map((c) => csvCell(r[c])).join(',') + '\r\n' : JSON.stringify(r) + '\n';
+      if (text) yield text;
+    }
+  }
+  return reply.type(format === 'csv' ? 'text/csv; charset=utf-8; header=present' : 'application/x-ndjson; charset=utf-8').send(Readable.from(lines()));
+}

@@ -18,6 +18,26 @@ export type RawQuery = Record<string, string | string[] | undefined>;
 export interface PageLimits {
   readonly defaultPageSize: number;
   readonly maxPageSize: number;
+  /** Largest `limit` of a streamed (NDJSON or CSV) rows answer; defaults to maxPageSize. */
+  readonly maxExportRows?: number;
+  /** Longest publish_time range a query may cover, in microseconds; undefined for no limit. */
+  readonly maxTimeRangeMicros?: bigint;
+}
+
+/**
+ * Enforces the maximum time range (for warehouses that bill by bytes scanned): `from` is then
+ * required and `to` (or now) minus `from` must not exceed it. An explicit error, never a cut.
+ */
+export function checkTimeRange(range: { from?: bigint; to?: bigint }, limits: Pick<PageLimits, 'maxTimeRangeMicros'>, now: bigint): void {
+  const max = limits.maxTimeRangeMicros;
+  if (max === undefined) return;
+  const days = Number(max / 86_400_000_000n);
+  if (range.from === undefined) {
+    throw new TributaryError('TIME_RANGE_TOO_LARGE', `from: required on this deployment, which limits queries to ${days} days of publish_time (--max-time-range-days)`, { parameter: 'from', maxDays: days });
+  }
+  if ((range.to ?? now) - range.from > max) {
+    throw new TributaryError('TIME_RANGE_TOO_LARGE', `the time range from \`from\` to \`to\` (or now) exceeds ${days} days (--max-time-range-days); split the query`, { parameter: 'to', maxDays: days });
+  }
 }
 
 function bad(parameter: string, message: string, extra: Record<string, unknown> = {}): TributaryError {
@@ -133,11 +153,12 @@ export function timeRange(q: RawQuery): { from?: bigint; to?: bigint } {
   return out;
 }
 
-function pageSize(q: RawQuery, limits: PageLimits): number {
+function pageSize(q: RawQuery, limits: PageLimits, streamed = false): number {
   const raw = single(q, 'limit');
   if (raw === undefined) return limits.defaultPageSize;
-  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1 || Number(raw) > limits.maxPageSize) {
-    throw bad('limit', `expected a whole number from 1 to ${limits.maxPageSize}, got ${JSON.stringify(raw)}`, { max: limits.maxPageSize });
+  const max = streamed ? Math.max(limits.maxPageSize, limits.maxExportRows ?? 0) : limits.maxPageSize;
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
+    throw bad('limit', `expected a whole number from 1 to ${max}${streamed ? '' : ` (NDJSON and CSV answers allow up to ${Math.max(limits.maxPageSize, limits.maxExportRows ?? 0)})`}, got ${JSON.stringify(raw)}`, { max });
   }
   return Number(raw);
 }
@@ -273,13 +294,14 @@ function parseFields(stream: StreamDef, q: RawQuery): string[] | undefined {
 }
 
 /** Parses the query parameters of `GET /v1/streams/{stream}/rows`. */
-export function parseRowQuery(stream: StreamDef, q: RawQuery, limits: PageLimits): ParsedRowQuery {
+export function parseRowQuery(stream: StreamDef, q: RawQuery, limits: PageLimits, format: OutputFormat = 'json', now: bigint = 0n): ParsedRowQuery {
   const range = timeRange(q);
-  const limit = pageSize(q, limits);
+  const limit = pageSize(q, limits, format !== 'json');
   const orderRaw = single(q, 'order') ?? 'desc';
   if (orderRaw !== 'asc' && orderRaw !== 'desc') throw bad('order', `expected asc or desc, got ${JSON.stringify(orderRaw)}`);
   const fields = parseFields(stream, q);
   const { filters, keys } = parseFilters(stream, q, ROW_PARAMETERS);
+  checkTimeRange(range, limits, now);
   const fp = fingerprint([stream.name, range.from?.toString(), range.to?.toString(), keys.map((k) => [k, q[k]])]);
   const cursorRaw = single(q, 'cursor');
   const after = cursorRaw === undefined ? undefined : decodeCursor(cursorRaw, orderRaw, fp);
@@ -347,7 +369,7 @@ export interface ParsedAggregateQuery {
 }
 
 /** Parses the query parameters of `GET /v1/streams/{stream}/aggregate`. */
-export function parseAggregateQuery(stream: StreamDef, q: RawQuery, maxRows: number): ParsedAggregateQuery {
+export function parseAggregateQuery(stream: StreamDef, q: RawQuery, maxRows: number, limits: Pick<PageLimits, 'maxTimeRangeMicros'> = {}, now: bigint = 0n): ParsedAggregateQuery {
   const range = timeRange(q);
   const metricsRaw = list(q, 'metric') ?? ['count'];
   if (metricsRaw.length > MAX_METRICS) throw bad('metric', `at most ${MAX_METRICS} metrics`);
@@ -362,6 +384,7 @@ export function parseAggregateQuery(stream: StreamDef, q: RawQuery, maxRows: num
   const groupBy = groupNames.map((g) => scalarChain(stream, g, 'group_by'));
   for (const g of groupNames) if (g === 'time' || names.includes(g)) throw bad('group_by', `${g} collides with a result column name`);
   const { filters } = parseFilters(stream, q, AGGREGATE_PARAMETERS);
+  checkTimeRange(range, limits, now);
   return {
     query: { ...range, filters, metrics, groupBy, limit: maxRows, ...(intervalMicros !== undefined ? { intervalMicros } : {}) },
     groupNames,

@@ -44,6 +44,10 @@ export interface Config {
   readonly queryTimeoutMs: number;
   /** Most rows one aggregate may return (groups times time buckets). */
   readonly maxAggregateRows: number;
+  /** Largest limit of a streamed (NDJSON or CSV) rows answer. */
+  readonly maxExportRows: number;
+  /** Longest publish_time range of a rows or aggregate query, in days; 0 for no limit. */
+  readonly maxTimeRangeDays: number;
   /** Most dead letters one replay request replays. */
   readonly maxReplay: number;
   /** JSON file of hashed API keys (see docs/auth.md), or undefined. */
@@ -129,6 +133,8 @@ export const SETTINGS = [
   },
   { key: 'queryTimeoutMs', flag: '--query-timeout-ms', env: ['TRIBUTARY_QUERY_TIMEOUT_MS'], default: 30_000, doc: 'Reads running longer are stopped and answered 504 QUERY_TIMEOUT, in milliseconds; 0 for no limit.', parse: int(0, 3_600_000) },
   { key: 'maxAggregateRows', flag: '--max-aggregate-rows', env: ['TRIBUTARY_MAX_AGGREGATE_ROWS'], default: 10_000, doc: 'Most rows one aggregate may return (groups times time buckets, empty buckets included); more is 400 RESULT_TOO_LARGE.', parse: int(1, 1_000_000) },
+  { key: 'maxExportRows', flag: '--max-export-rows', env: ['TRIBUTARY_MAX_EXPORT_ROWS'], default: 100_000, doc: 'Largest limit of a rows answer in NDJSON or CSV, which is streamed in chunks of --max-page-size rows.', parse: int(1, 100_000_000) },
+  { key: 'maxTimeRangeDays', flag: '--max-time-range-days', env: ['TRIBUTARY_MAX_TIME_RANGE_DAYS'], default: 0, doc: 'Longest publish_time range a rows or aggregate query may cover, in days; such queries must give from. 0 for no limit (the embedded default); set it where the warehouse bills by bytes scanned.', parse: int(0, 36_500) },
   { key: 'maxReplay', flag: '--max-replay', env: ['TRIBUTARY_MAX_REPLAY'], default: 10_000, doc: 'Most dead letters one replay request replays; the answer says whether more remain.', parse: int(1, 1_000_000) },
   { key: 'apiKeysFile', flag: '--api-keys-file', env: ['TRIBUTARY_API_KEYS_FILE'], default: undefined, doc: 'JSON file of hashed API keys (tributary keys create writes entries for it). See docs/auth.md.', parse: optional(text) },
   { key: 'apiKeys', flag: '--api-keys', env: ['TRIBUTARY_API_KEYS'], default: undefined, doc: 'Hashed API keys inline, in the keys file\'s JSON form (for a secret mounted as an environment variable).', parse: optional(text) },

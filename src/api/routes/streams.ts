@@ -6,7 +6,8 @@ import { ENVELOPE_FIELDS, type StreamDef } from '../../core/schema.js';
 import { formatTimestamp, nowMicros, parseTimeParam, parseTimestamp } from '../../core/time.js';
 import { DEAD_LETTER_FIELDS } from '../../core/export.js';
 import { replayDeadLetters, type ReplayResult } from '../../ingest/replay.js';
-import { sendTable } from '../output.js';
+import { sendTable, sendTableStream } from '../output.js';
+import type { ApiRow } from '../../core/ports.js';
 import {
   chooseFormat,
   encodeCursor,
@@ -56,7 +57,12 @@ declare module 'fastify' {
 /** Read endpoints: streams, rows, aggregates, stats, dead letters (and their replay), schemas. */
 export const streamRoutes: FastifyPluginAsync = async (app) => {
   const { registry, warehouse, config, ingest } = app.deps;
-  const limits = { defaultPageSize: config.defaultPageSize, maxPageSize: config.maxPageSize };
+  const limits = {
+    defaultPageSize: config.defaultPageSize,
+    maxPageSize: config.maxPageSize,
+    maxExportRows: config.maxExportRows,
+    ...(config.maxTimeRangeDays > 0 ? { maxTimeRangeMicros: BigInt(config.maxTimeRangeDays) * 86_400_000_000n } : {}),
+  };
 
   const summary = async (s: StreamDef) => {
     const st = await warehouse.stats(s);
@@ -131,8 +137,34 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
   }, async (req, reply) => {
     const s = registry.get(req.params.stream);
     const format = chooseFormat(req.query, req.headers.accept);
-    const { query, fingerprint } = parseRowQuery(s, req.query, limits);
+    const { query, fingerprint } = parseRowQuery(s, req.query, limits, format, nowMicros());
     markClosedRange(req, query.to, config.closedRangeGraceSeconds);
+    const columns = query.fields ?? [...ENVELOPE_FIELDS, ...s.fields].map((f) => f.name);
+    const project = (rows: ApiRow[]) => {
+      if (query.fields) for (const r of rows) for (const k of Object.keys(r)) if (!columns.includes(k)) delete r[k];
+      return rows;
+    };
+    if (format !== 'json' && query.limit > config.maxPageSize) {
+      // A long export: chunks of maxPageSize rows, walked with the keyset, streamed as they come.
+      // The first chunk is read before answering, so that a failing query still gets its error.
+      const chunk = config.maxPageSize;
+      const first = await warehouse.queryRows(s, { ...query, limit: chunk });
+      async function* chunks(): AsyncGenerator<ApiRow[]> {
+        let rows = first;
+        let sent = 0;
+        for (;;) {
+          const last = rows[rows.length - 1];
+          // The keyset position is read before the projection drops columns.
+          const after = last ? { publishTime: toMicros(last.publish_time as string), messageId: last.message_id as string } : undefined;
+          const take = rows.slice(0, query.limit - sent);
+          sent += take.length;
+          yield project(take);
+          if (!after || rows.length < chunk || sent >= query.limit) return;
+          rows = await warehouse.queryRows(s, { ...query, after, limit: Math.min(chunk, query.limit - sent) });
+        }
+      }
+      return sendTableStream(reply, format, columns, chunks());
+    }
     // One row more than asked tells whether there is a next page.
     const rows = await warehouse.queryRows(s, { ...query, limit: query.limit + 1 });
     let nextCursor: string | null = null;
@@ -143,10 +175,7 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
       nextCursor = encodeCursor({ publishTime: toMicros(last.publish_time as string), messageId: last.message_id as string }, query.order, fingerprint);
       next = nextLink(`/v1/streams/${s.name}/rows`, req.query, nextCursor);
     }
-    const columns = query.fields ?? [...ENVELOPE_FIELDS, ...s.fields].map((f) => f.name);
-    if (query.fields) {
-      for (const r of rows) for (const k of Object.keys(r)) if (!columns.includes(k)) delete r[k];
-    }
+    project(rows);
     return sendTable(reply, format, columns, rows, { rows, nextCursor, next }, next);
   });
 
@@ -172,7 +201,7 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
   }, async (req, reply) => {
     const s = registry.get(req.params.stream);
     const format = chooseFormat(req.query, req.headers.accept);
-    const { query, groupNames } = parseAggregateQuery(s, req.query, config.maxAggregateRows);
+    const { query, groupNames } = parseAggregateQuery(s, req.query, config.maxAggregateRows, limits, nowMicros());
     markClosedRange(req, query.to, config.closedRangeGraceSeconds);
     const found = await warehouse.aggregate(s, query);
     if (found.length > config.maxAggregateRows) {
