@@ -90,6 +90,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           : new TributaryError('INVALID_REQUEST', `the request URL cannot be parsed: ${err.message}`);
       return sendError(reply, req, known);
     },
+    // Cloud Logging: every log line of a request carries its trace (X-Cloud-Trace-Context).
+    childLoggerFactory: (logger, bindings, opts, raw) => {
+      const header = raw.headers['x-cloud-trace-context'];
+      const m = typeof header === 'string' ? /^([0-9a-f]{32})/.exec(header) : null;
+      if (!m) return logger.child(bindings, opts);
+      const trace = config.traceProject ? `projects/${config.traceProject}/traces/${m[1]}` : m[1];
+      return logger.child({ ...bindings, 'logging.googleapis.com/trace': trace }, opts);
+    },
     // New requests during shutdown get our own 503 SHUTTING_DOWN (below), not Fastify's body.
     return503OnClosing: false,
   });
@@ -116,15 +124,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addHook('onRequest', async () => {
     if (closing) throw new TributaryError('SHUTTING_DOWN', 'the server is shutting down; retry against another instance or in a moment');
-  });
-
-  // Cloud Logging: attach the trace of the request to its log lines.
-  app.addHook('onRequest', async (req) => {
-    const trace = req.headers['x-cloud-trace-context'];
-    if (typeof trace === 'string' && /^[0-9a-f]{32}/.test(trace)) {
-      const id = trace.slice(0, 32);
-      req.log = req.log.child({ 'logging.googleapis.com/trace': config.traceProject ? `projects/${config.traceProject}/traces/${id}` : id });
-    }
   });
 
   // Authentication, rate limiting, then authorisation.

@@ -3,6 +3,8 @@
  * requests with), collected as routes are registered.
  */
 import type { FastifySchema, RouteOptions } from 'fastify';
+import type { StreamDef } from '../core/schema.js';
+import { apiRowSchema } from './schemas.js';
 
 interface CollectedRoute {
   readonly method: string;
@@ -58,7 +60,7 @@ export class OpenApiCollector {
     return this.routes.map((r) => ({ method: r.method, path: toPath(r.url) }));
   }
 
-  document(info: { title: string; version: string; description: string }): Json {
+  document(info: { title: string; version: string; description: string }, streams: readonly StreamDef[] = []): Json {
     const paths: Record<string, Json> = {};
     for (const r of this.routes) {
       const s = r.schema as Json & { params?: Json; querystring?: Json; body?: Json; response?: Record<string, Json> };
@@ -102,6 +104,21 @@ export class OpenApiCollector {
       const doc = s['x-body'] as Record<string, Json> | undefined;
       if (doc) op.requestBody = { required: true, content: refs(doc) };
       (paths[toPath(r.url)] ??= {})[r.method] = op;
+    }
+    // Per stream, the row endpoints again with the stream's own row schema (derived from its
+    // definition), so that clients and fuzzers see every column's type.
+    for (const stream of streams) {
+      const name = `Row_${stream.name}`;
+      this.components[name] = apiRowSchema(stream);
+      for (const template of ['/v1/streams/{stream}/rows', '/v1/streams/{stream}/rows/{messageId}']) {
+        const op = paths[template]?.get as Json | undefined;
+        if (!op) continue;
+        const concrete = JSON.parse(JSON.stringify(op).replaceAll('"#/components/schemas/Row"', `"#/components/schemas/${name}"`)) as Json;
+        concrete.parameters = (concrete.parameters as Json[]).filter((p) => p.name !== 'stream');
+        concrete.operationId = `${String(concrete.operationId)}_${stream.name}`;
+        concrete.tags = [`stream ${stream.name}`];
+        paths[template.replace('{stream}', stream.name)] = { get: concrete };
+      }
     }
     return {
       openapi: '3.1.0',

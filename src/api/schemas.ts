@@ -4,6 +4,7 @@
  * responses against them. One source for all three.
  */
 import { DEAD_LETTER_REASONS } from '../core/errors.js';
+import { ENVELOPE_FIELDS, type FieldDef, type StreamDef } from '../core/schema.js';
 
 const str = { type: 'string' } as const;
 const nullableStr = { type: ['string', 'null'] } as const;
@@ -94,9 +95,49 @@ export const rowSchema = {
     attributes: { type: ['object', 'null'], additionalProperties: { type: 'string' } },
     ordering_key: nullableStr,
   },
-  required: ['message_id', 'publish_time'],
+  // With `fields=`, any column may be left out.
   additionalProperties: true,
 } as const;
+
+type Json = Record<string, unknown>;
+
+function apiScalar(f: FieldDef): Json {
+  switch (f.type) {
+    case 'STRING': return { type: 'string' };
+    case 'INT64': return { type: 'string', pattern: '^-?[0-9]+$', description: 'INT64 as a string (exact).' };
+    case 'FLOAT64': return { type: 'number' };
+    case 'NUMERIC': return { type: 'string', pattern: '^-?[0-9]+(\\.[0-9]+)?$', description: 'NUMERIC as a decimal string (exact).' };
+    case 'BOOL': return { type: 'boolean' };
+    case 'TIMESTAMP': return { type: 'string', format: 'date-time' };
+    case 'DATE': return { type: 'string', format: 'date' };
+    case 'JSON': return {};
+    case 'RECORD': return {
+      type: 'object',
+      properties: Object.fromEntries((f.fields ?? []).map((c) => [c.name, apiField(c)])),
+      required: (f.fields ?? []).map((c) => c.name),
+      additionalProperties: false,
+    };
+  }
+}
+
+/** JSON Schema of one field's value as the API returns it. */
+function apiField(f: FieldDef): Json {
+  const one = apiScalar(f);
+  const described = f.description ? { description: f.description } : {};
+  if (f.mode === 'REPEATED') return { type: 'array', items: one, ...described };
+  if (f.mode === 'REQUIRED' || f.type === 'JSON') return { ...one, ...described };
+  return { ...one, type: [one.type as string, 'null'], ...described };
+}
+
+/**
+ * JSON Schema of a stream's rows in the API's form, derived from the stream definition (the
+ * single source of truth). Every column may be absent when `fields=` selects others.
+ */
+export function apiRowSchema(stream: StreamDef): Json {
+  const columns = [...ENVELOPE_FIELDS, ...stream.fields];
+  const properties = Object.fromEntries(columns.map((f) => [f.name, f.name === 'attributes' ? { type: 'object', additionalProperties: { type: 'string' } } : apiField(f)]));
+  return { type: 'object', description: `A row of stream ${stream.name}.`, properties, additionalProperties: false };
+}
 
 /** A page of rows. */
 export const rowsPageSchema = {

@@ -61,7 +61,20 @@ describe('OpenAPI', () => {
     ['post', '/v1/streams/{stream}/dead-letters/replay', '/v1/streams/sensor_readings/dead-letters/replay', { reason: 'INVALID_JSON' }],
     ['post', '/v1/streams/{stream}/dead-letters/replay', '/v1/streams/sensor_readings/dead-letters/replay', { nope: 1 }],
     ['post', '/v1/streams/{stream}/messages', '/v1/streams/sensor_readings/messages', reading(3)],
+    ['get', '/v1/streams/sensor_readings/rows', '/v1/streams/sensor_readings/rows?limit=10'],
+    ['get', '/v1/streams/sensor_readings/rows', '/v1/streams/sensor_readings/rows?fields=seq,tags'],
+    ['get', '/v1/streams/sensor_readings/rows/{messageId}', '/v1/streams/sensor_readings/rows/o-2'],
+    ['get', '/v1/streams/lenient_events/rows', '/v1/streams/lenient_events/rows'],
   ];
+
+  it('derives each stream\'s row schema from its definition, strictly', async () => {
+    const validate = ajv.compile({ $ref: 'openapi.json#/components/schemas/Row_sensor_readings' });
+    const row = (await getJson(`${server.url}/v1/streams/sensor_readings/rows/o-2`)).body as Record<string, unknown>;
+    assert.ok(validate(row), JSON.stringify(validate.errors));
+    for (const bad of [{ seq: 2 }, { temperature_c: '20' }, { location: { site: 1 } }, { tags: null }, { colour: 'red' }, { measured_at: null }]) {
+      assert.equal(validate({ ...row, ...bad }), false, JSON.stringify(bad));
+    }
+  });
 
   for (const [method, path, url, body] of CASES) {
     it(`${method.toUpperCase()} ${url} matches its response schema`, async () => {
@@ -124,5 +137,31 @@ describe('bounded work and logs', () => {
     assert.equal(warn!.message, 'careful');
     assert.match(String(warn!.time), /^\d{4}-\d\d-\d\dT/);
     assert.equal(error!.severity, 'ERROR');
+  });
+
+  it('puts the request id and the Cloud trace on every log line of a request', async () => {
+    const { buildApp } = await import('../../src/api/app.js');
+    const { loggerOptions } = await import('../../src/api/server.js');
+    const { createEmbeddedRuntime } = await import('../../src/runtime.js');
+    const { tempDir, testConfig } = await import('../helpers.js');
+    const { Writable } = await import('node:stream');
+    const lines: Record<string, unknown>[] = [];
+    const stream = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk)) as Record<string, unknown>); done(); } });
+    const { dir, cleanup } = await tempDir();
+    const config = await testConfig(dir, ['--trace-project', 'my-proj']);
+    const runtime = await createEmbeddedRuntime(config);
+    try {
+      const app = await buildApp({ ...runtime, logger: { ...loggerOptions({ ...config, logLevel: 'info' }), stream } });
+      const res = await app.inject({ url: '/v1/streams/nope', headers: { 'x-cloud-trace-context': '0123456789abcdef0123456789abcdef/1;o=1', 'x-request-id': 'req-1' } });
+      assert.equal(res.statusCode, 404);
+      await app.close();
+    } finally {
+      await runtime.close();
+      await cleanup();
+    }
+    const mine = lines.filter((l) => l.reqId === 'req-1');
+    assert.ok(mine.length >= 2, JSON.stringify(lines));
+    for (const l of mine) assert.equal(l['logging.googleapis.com/trace'], 'projects/my-proj/traces/0123456789abcdef0123456789abcdef');
+    assert.ok(mine.every((l) => l.severity === 'INFO'));
   });
 });

@@ -65,7 +65,7 @@ export const docsRoutes: FastifyPluginAsync = async (app) => {
       title: 'Tributary',
       version: '1',
       description: 'Read and publish the messages of Tributary streams. Errors share one shape (components/schemas/Error); see docs/http-api.md.',
-    });
+    }, app.deps.registry.all());
     return doc;
   });
   const text = (type: string) => ({ 200: { description: 'The page or asset.', content: { [type]: { schema: { type: 'string' } } } } });
