@@ -23,7 +23,16 @@ url="http://127.0.0.1:$port"
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT
-for _ in $(seq 1 100); do curl -fsS "$url/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+python3 - "$url/readyz" <<'PY'
+import sys, time, urllib.request
+for _ in range(200):
+    try:
+        urllib.request.urlopen(sys.argv[1], timeout=1)
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.1)
+sys.exit("the server did not become ready")
+PY
 TRIBUTARY_URL="$url" "$node" bin/tributary.js publish sensor_readings examples/sensor_readings.ndjson >/dev/null
 
 "$venv/bin/st" run "$url/openapi.json" \
