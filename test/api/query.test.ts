@@ -206,8 +206,12 @@ describe('read API: filters, fields, aggregates, stats, formats', () => {
     }
   });
 
-  it('aggregates by two fields with a filter', async () => {
+  it('aggregates by two fields with a filter (lists comma-separated or repeated)', async () => {
     const res = await api('/aggregate?group_by=ok,location.site&metric=count&device_id__prefix=dev-');
+    const repeated = await api('/aggregate?group_by=ok&group_by=location.site&metric=count&device_id__prefix=dev-');
+    assert.deepEqual(repeated.body, res.body);
+    const fields = await api('/rows?fields=seq&fields=ok&limit=1');
+    assert.deepEqual(Object.keys(fields.body.rows[0]).sort(), ['ok', 'seq']);
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const want = new Map<string, number>();
     for (const m of MESSAGES) {
