@@ -11,7 +11,7 @@ import type { Topic, Warehouse } from '../core/ports.js';
 import type { StreamRegistry } from '../core/schema.js';
 import type { Ingest } from '../ingest/ingest.js';
 import { type ApiKeyEntry, type AuthContext, KeyStore, presentedToken, RateLimiter } from './auth.js';
-import { errorBodySchema, installErrorHandling, sendError } from './errors.js';
+import { clientErrorHandler, errorBodySchema, installErrorHandling, sendError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { OpenApiCollector } from './openapi.js';
 import { docsRoutes } from './routes/docs.js';
@@ -98,6 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const trace = config.traceProject ? `projects/${config.traceProject}/traces/${m[1]}` : m[1];
       return logger.child({ ...bindings, 'logging.googleapis.com/trace': trace }, opts);
     },
+    clientErrorHandler,
     // New requests during shutdown get our own 503 SHUTTING_DOWN (below), not Fastify's body.
     return503OnClosing: false,
   });
