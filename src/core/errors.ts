@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   DEAD_LETTER_NOT_FOUND: { status: 404, retryable: false, summary: 'No dead letter with that message_id is stored in the stream (it may have been replayed).' },
   RESULT_TOO_LARGE: { status: 400, retryable: false, summary: 'An aggregate would return more rows (groups times time buckets) than the configured maximum; narrow the time range, widen the interval or group by fewer fields.' },
   TIME_RANGE_TOO_LARGE: { status: 400, retryable: false, summary: 'The query covers more publish_time than the deployment allows (--max-time-range-days, for warehouses that bill by bytes scanned), or has no `from` where one is required.' },
+  QUERY_REJECTED: { status: 422, retryable: false, summary: 'The warehouse refused the query for the data it met (for example a sum out of the numeric range); narrow the query.' },
   QUERY_TIMEOUT: { status: 504, retryable: false, summary: 'The warehouse query ran longer than the configured query timeout and was stopped; narrow the time range or the filters.' },
   UNAUTHENTICATED: { status: 401, retryable: false, summary: 'The request carries no API key, or a key that is not configured. Send `Authorization: Bearer <key>`.' },
   FORBIDDEN: { status: 403, retryable: false, summary: 'The API key is valid but lacks the scope this route needs (read or write on the stream, or admin).' },
