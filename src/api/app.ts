@@ -170,12 +170,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     void reply.header('x-request-id', String(req.id));
     if (closing) void reply.header('connection', 'close');
     if (req.closedRange && reply.statusCode === 200 && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
-      const etag = `"${createHash('sha256').update(String(reply.getHeader('content-type') ?? '')).update(payload).digest('base64url').slice(0, 27)}"`;
+      // Weak: the same tag for every content encoding of the answer.
+      const etag = `W/"${createHash('sha256').update(String(reply.getHeader('content-type') ?? '')).update(payload).digest('base64url').slice(0, 27)}"`;
       void reply.header('etag', etag);
       void reply.header('cache-control', 'private, max-age=3600');
       void reply.header('vary', 'accept, authorization, accept-encoding');
       const inm = req.headers['if-none-match'];
-      if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === etag || t.trim() === `W/${etag}`)) {
+      if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === etag || `W/${t.trim()}` === etag || t.trim() === '*')) {
         void reply.code(304);
         return '';
       }
