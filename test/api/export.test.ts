@@ -53,5 +53,7 @@ describe('streamed exports and bounded time ranges', () => {
       assert.equal((await getJson(`${server.url}/v1/streams/sensor_readings/${path}?from=${old}&to=${from()}`)).body.error.code, 'TIME_RANGE_TOO_LARGE');
       assert.equal((await getJson(`${server.url}/v1/streams/sensor_readings/${path}?from=${from()}`)).status, 200);
     }
+    assert.equal((await getJson(`${server.url}/v1/streams/sensor_readings/stats?window=2d`)).body.error.code, 'TIME_RANGE_TOO_LARGE');
+    assert.equal((await getJson(`${server.url}/v1/streams/sensor_readings/stats?window=1d`)).status, 200);
   });
 });

@@ -9,6 +9,7 @@ import { replayDeadLetters, type ReplayResult } from '../../ingest/replay.js';
 import { sendTable, sendTableStream } from '../output.js';
 import type { ApiRow } from '../../core/ports.js';
 import {
+  checkTimeRange,
   chooseFormat,
   encodeCursor,
   filterableFields,
@@ -226,6 +227,7 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
   }, async (req) => {
     const s = registry.get(req.params.stream);
     const window = parseStatsQuery(req.query, nowMicros());
+    checkTimeRange(window, limits, window.to);
     const [total, w] = await Promise.all([warehouse.stats(s), warehouse.windowStats(s, window)]);
     return {
       stream: s.name,
