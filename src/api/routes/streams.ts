@@ -1,13 +1,12 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { fillBuckets } from '../../core/aggregate.js';
 import { TributaryError } from '../../core/errors.js';
-import { bigQueryDeadLetterSchema, bigQueryTableSchema, messageJsonSchema } from '../../core/export.js';
+import { bigQueryDeadLetterSchema, bigQueryTableSchema, DEAD_LETTER_FIELDS, messageJsonSchema } from '../../core/export.js';
+import type { ApiRow } from '../../core/ports.js';
 import { ENVELOPE_FIELDS, type StreamDef } from '../../core/schema.js';
 import { formatTimestamp, nowMicros, parseTimeParam, parseTimestamp } from '../../core/time.js';
-import { DEAD_LETTER_FIELDS } from '../../core/export.js';
 import { replayDeadLetters, type ReplayResult } from '../../ingest/replay.js';
 import { sendTable, sendTableStream } from '../output.js';
-import type { ApiRow } from '../../core/ports.js';
 import {
   checkTimeRange,
   chooseFormat,
