@@ -5,12 +5,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import compress from '@fastify/compress';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Config } from '../core/config.js';
+import { type Config, DEFAULT_RATE_LIMIT } from '../core/config.js';
 import { TributaryError } from '../core/errors.js';
 import type { Topic, Warehouse } from '../core/ports.js';
 import type { StreamRegistry } from '../core/schema.js';
 import type { Ingest } from '../ingest/ingest.js';
-import { type ApiKeyEntry, type AuthContext, KeyStore, presentedToken, RateLimiter } from './auth.js';
+import { type ApiKeyEntry, type AuthContext, isLoopback, KeyStore, presentedToken, RateLimiter } from './auth.js';
 import { clientErrorHandler, errorBodySchema, installErrorHandling, sendError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { OpenApiCollector } from './openapi.js';
@@ -129,7 +129,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Authentication, rate limiting, then authorisation.
   const keys = new KeyStore(deps.keys ?? []);
-  const limiter = config.rateLimitRequests > 0 ? new RateLimiter(config.rateLimitRequests, config.rateLimitWindowSeconds * 1000) : undefined;
+  const limit = config.rateLimitRequests ?? (isLoopback(config.host) ? 0 : DEFAULT_RATE_LIMIT);
+  const limiter = limit > 0 ? new RateLimiter(limit, config.rateLimitWindowSeconds * 1000) : undefined;
   app.addHook('onRequest', async (req, reply) => {
     const scope: RouteScope = req.routeOptions.config?.scope ?? 'public';
     const path = req.routeOptions.url ?? '';

@@ -1,6 +1,9 @@
 import { resolve } from 'node:path';
 import { TributaryError } from './errors.js';
 
+/** Requests per window when --rate-limit-requests is not given and the server is exposed. */
+export const DEFAULT_RATE_LIMIT = 1200;
+
 /** Log levels, as pino names them. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -56,8 +59,11 @@ export interface Config {
   readonly apiKeys: string | undefined;
   /** Allows serving without API keys on a non-loopback address. */
   readonly allowUnauthenticated: boolean;
-  /** Requests per key (or per IP without a key) per window; 0 disables rate limiting. */
-  readonly rateLimitRequests: number;
+  /**
+   * Requests per key (or per IP without a key) per window; 0 disables rate limiting; undefined
+   * for the default: {@link DEFAULT_RATE_LIMIT} on a non-loopback address, off on loopback.
+   */
+  readonly rateLimitRequests: number | undefined;
   /** Length of the rate-limit window, in seconds. */
   readonly rateLimitWindowSeconds: number;
   /** How long after its end a time range is considered closed (cacheable), in seconds. */
@@ -139,7 +145,7 @@ export const SETTINGS = [
   { key: 'apiKeysFile', flag: '--api-keys-file', env: ['TRIBUTARY_API_KEYS_FILE'], default: undefined, doc: 'JSON file of hashed API keys (tributary keys create writes entries for it). See docs/auth.md.', parse: optional(text) },
   { key: 'apiKeys', flag: '--api-keys', env: ['TRIBUTARY_API_KEYS'], default: undefined, doc: 'Hashed API keys inline, in the keys file\'s JSON form (for a secret mounted as an environment variable).', parse: optional(text) },
   { key: 'allowUnauthenticated', flag: '--allow-unauthenticated', env: ['TRIBUTARY_ALLOW_UNAUTHENTICATED'], default: false, doc: 'Serve without API keys on a non-loopback address (for example behind Cloud Run IAM). Without it, such a start is refused.', parse: bool },
-  { key: 'rateLimitRequests', flag: '--rate-limit-requests', env: ['TRIBUTARY_RATE_LIMIT_REQUESTS'], default: 1200, doc: 'Requests allowed per API key (or per client IP without a key) per window; 0 disables rate limiting.', parse: int(0, 10_000_000) },
+  { key: 'rateLimitRequests', flag: '--rate-limit-requests', env: ['TRIBUTARY_RATE_LIMIT_REQUESTS'], default: undefined, doc: 'Requests allowed per API key (or per client IP without a key) per window; 0 disables rate limiting. Default: 1200 when --host is not a loopback address, off on loopback (only local processes can connect).', parse: optional(int(0, 10_000_000)) },
   { key: 'rateLimitWindowSeconds', flag: '--rate-limit-window-seconds', env: ['TRIBUTARY_RATE_LIMIT_WINDOW_SECONDS'], default: 60, doc: 'Length of the rate-limit window, in seconds.', parse: int(1, 86_400) },
   { key: 'closedRangeGraceSeconds', flag: '--closed-range-grace-seconds', env: ['TRIBUTARY_CLOSED_RANGE_GRACE_SECONDS'], default: 300, doc: 'A query whose `to` is at least this many seconds in the past is a closed range: answered with ETag and a long Cache-Control.', parse: int(0, 31_536_000) },
   { key: 'traceProject', flag: '--trace-project', env: ['TRIBUTARY_TRACE_PROJECT', 'GOOGLE_CLOUD_PROJECT'], default: undefined, doc: 'Google Cloud project id used to write request traces (X-Cloud-Trace-Context) into log lines as projects/<id>/traces/<trace>.', parse: optional(text) },

@@ -8,7 +8,10 @@ import { checkExposure, createKey, isLoopback, KeyStore, parseKeys } from '../..
 import { toPath } from '../../src/api/openapi.js';
 import { parseConfig } from '../../src/core/config.js';
 import { isTributaryError } from '../../src/core/errors.js';
-import { publish, startTestServer } from '../helpers.js';
+import { join } from 'node:path';
+import { buildApp } from '../../src/api/app.js';
+import { createEmbeddedRuntime } from '../../src/runtime.js';
+import { publish, startTestServer, streamsDir, tempDir } from '../helpers.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -134,6 +137,28 @@ describe('authentication and authorisation', () => {
 });
 
 describe('rate limiting', () => {
+  it('is on by default when the server binds a non-loopback address, off on loopback', async () => {
+    const { dir, cleanup } = await tempDir();
+    const streams = await streamsDir(dir);
+    try {
+      for (const [host, expected] of [['127.0.0.1', null], ['0.0.0.0', '1200;w=60']] as const) {
+        const config = parseConfig(['--host', host, '--allow-unauthenticated', 'true', '--data-dir', join(dir, host), '--streams-dir', streams, '--log-level', 'silent'], {}).config;
+        const runtime = await createEmbeddedRuntime(config);
+        try {
+          const app = await buildApp({ ...runtime, logger: false });
+          const res = await app.inject({ url: '/v1/streams' });
+          assert.equal(res.statusCode, 200);
+          assert.equal(res.headers['ratelimit-policy'] ?? null, expected, host);
+          await app.close();
+        } finally {
+          await runtime.close();
+        }
+      }
+    } finally {
+      await cleanup();
+    }
+  });
+
   let server: Server;
   before(async () => {
     server = await startTestServer(['--rate-limit-requests', '3', '--rate-limit-window-seconds', '1']);
