@@ -31,7 +31,7 @@ import type {
 import { WarehouseError } from '../../core/ports.js';
 import { ENVELOPE_FIELDS, type FieldDef, type StreamDef } from '../../core/schema.js';
 import { formatTimestamp } from '../../core/time.js';
-import { type ColumnWriter, columnSql, columnWriter, ident, type ResultReader, resultReader, scalarToDuckDB } from './types.js';
+import { type ColumnWriter, columnSql, ident, type ResultReader, resultReader, scalarToDuckDB, stageColumnSql, stageSelectSql, stageWriter } from './types.js';
 
 /** Settings of the DuckDB adapter. */
 export interface DuckDBOptions {
@@ -55,6 +55,8 @@ interface CompiledStream {
   readonly dlStage: string;
   readonly columns: readonly FieldDef[];
   readonly columnList: string;
+  /** The staged columns as the table's types (nested ones cast from JSON). */
+  readonly stageSelect: string;
   readonly writers: readonly ColumnWriter[];
   readonly readers: readonly ResultReader[];
 }
@@ -177,7 +179,7 @@ export class DuckDBWarehouse implements Warehouse {
     await w.run(`CREATE TABLE IF NOT EXISTS ${table} (${columnDdl.join(', ')})`);
     await this.migrate(def, columns);
     await w.run(`CREATE TABLE IF NOT EXISTS ${dlTable} (${DL_COLUMNS.map((c) => `${ident(c)} ${DL_COLUMN_SQL[c]}`).join(', ')})`);
-    await w.run(`CREATE OR REPLACE TEMP TABLE ${ident(`stage_${def.name}`)} (${columns.map((f) => `${ident(f.name)} ${columnSql(f)}`).join(', ')})`);
+    await w.run(`CREATE OR REPLACE TEMP TABLE ${ident(`stage_${def.name}`)} (${columns.map((f) => `${ident(f.name)} ${stageColumnSql(f)}`).join(', ')})`);
     await w.run(`CREATE OR REPLACE TEMP TABLE ${ident(`stage_${def.name}_dead_letters`)} AS SELECT * FROM ${dlTable} LIMIT 0`);
     this.streams.set(def.name, {
       def,
@@ -187,7 +189,8 @@ export class DuckDBWarehouse implements Warehouse {
       dlStage,
       columns,
       columnList: columns.map((f) => ident(f.name)).join(', '),
-      writers: columns.map(columnWriter),
+      stageSelect: columns.map(stageSelectSql).join(', '),
+      writers: columns.map(stageWriter),
       readers: columns.map(resultReader),
     });
   }
@@ -262,7 +265,7 @@ export class DuckDBWarehouse implements Warehouse {
         }
         const inserted = new Set<string>();
         if (batch.rows.length > 0) {
-          const r = await w.runAndReadAll(`INSERT OR IGNORE INTO ${s.table} (${s.columnList}) SELECT ${s.columnList} FROM ${s.stage} RETURNING message_id`);
+          const r = await w.runAndReadAll(`INSERT OR IGNORE INTO ${s.table} (${s.columnList}) SELECT ${s.stageSelect} FROM ${s.stage} RETURNING message_id`);
           for (const [id] of r.getRows()) inserted.add(id as string);
         }
         if (batch.deadLetters.length > 0) {
