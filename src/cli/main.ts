@@ -24,7 +24,8 @@ Usage:
                                            publish NDJSON messages (one JSON object per line)
   tributary query <stream> [--url URL] [--from T] [--to T] [--limit N] [--order asc|desc]
                            [--where field=value ...] [--all]
-                                           print stored rows as NDJSON
+                                           print stored rows as NDJSON; --where takes the API's
+                                           filters: seq__gte=10, device_id__in=a,b, ok__isnull=true
   tributary schema export [stream ...] [--format bigquery|json-schema] [--out DIR] [--streams-dir DIR]
                                            print or write the schemas derived from stream definitions
   tributary keys create <id> <scope> [<scope> ...]
