@@ -2,14 +2,19 @@ import { TributaryError } from '../../core/errors.js';
 import { bigQueryDeadLetterSchema, bigQueryTableSchema, type BigQueryField, DEAD_LETTER_CLUSTERING, DEAD_LETTER_FIELDS } from '../../core/export.js';
 import type { DeadLetter, StoredRow } from '../../core/message.js';
 import type {
+  AggregateQuery,
+  AggregateRow,
   ApiDeadLetter,
   ApiRow,
   DeadLetterQuery,
   Filter,
   Keyset,
+  RawDeadLetter,
   RowQuery,
+  StatsWindow,
   StreamStats,
   Warehouse,
+  WindowStats,
   WriteBatch,
   WriteResult,
 } from '../../core/ports.js';
@@ -77,6 +82,13 @@ interface TableResource {
 const INSERT_MAX_ROWS = 500;
 const INSERT_MAX_BYTES = 8 * 1024 * 1024;
 const DAY_MICROS = 86_400_000_000n;
+
+/** Keeps one row per message_id, the first stored (BigQuery's insertId dedup is best effort). */
+const DEDUP_ROWS = 'QUALIFY ROW_NUMBER() OVER (PARTITION BY message_id ORDER BY ingest_time) = 1';
+/** Keeps the newest dead-letter record per message_id (a failed replay, or a replay tombstone). */
+const DEDUP_DEAD_LETTERS = 'QUALIFY ROW_NUMBER() OVER (PARTITION BY message_id ORDER BY dead_lettered_at DESC, replay_count DESC) = 1';
+/** Reason of a tombstone: the dead letter was replayed and is removed (see deleteDeadLetters). */
+const REPLAYED = '_REPLAYED';
 
 /** Reasons BigQuery gives when the data itself is refused: retrying the same rows gives the same answer. */
 const DATA_REASONS = new Set(['invalid', 'invalidQuery', 'bytesBilledLimitExceeded']);
@@ -349,12 +361,179 @@ export class BigQueryWarehouse implements Warehouse {
     const where = timeAndKeyset(q.from ?? this.lookbackFrom(), q.to, q.after, q.order, params);
     for (const f of q.filters) where.push(filterSql(f, params));
     const dir = q.order === 'asc' ? 'ASC' : 'DESC';
+    const wanted = q.fields ? new Set([...q.fields, 'message_id', 'publish_time']) : undefined;
+    const idx = s.columns.map((_, i) => i).filter((i) => !wanted || wanted.has(s.columns[i]!.name));
     const sql =
-      `SELECT ${s.columnList} FROM ${s.table} WHERE ${where.join(' AND ')}` +
-      ' QUALIFY ROW_NUMBER() OVER (PARTITION BY message_id ORDER BY ingest_time) = 1' +
+      `SELECT ${idx.map((i) => ident(s.columns[i]!.name)).join(', ')} FROM ${s.table} WHERE ${where.join(' AND ')}` +
+      ` ${DEDUP_ROWS}` +
       ` ORDER BY publish_time ${dir}, message_id ${dir} LIMIT ${params.add('page_limit', { type: 'INT64', value: String(q.limit) })}`;
     const rows = await this.query(sql, params.list);
-    return rows.map((r) => this.toApiRow(s, r));
+    return rows.map((cells) => {
+      const row: ApiRow = {};
+      idx.forEach((ci, j) => (row[s.columns[ci]!.name] = s.readers[ci]!(cells[j]?.v ?? null)));
+      return row;
+    });
+  }
+
+  /**
+   * The stream's rows in a publish_time range, one per message_id, as a subquery: the base of
+   * aggregates and window statistics (filters go inside: copies of a message agree on them).
+   */
+  private dedupedRows(s: CompiledStream, from: bigint, to: bigint | undefined, filters: readonly Filter[], params: Params): string {
+    const where = timeAndKeyset(from, to, undefined, 'asc', params);
+    for (const f of filters) where.push(filterSql(f, params));
+    return `(SELECT * FROM ${s.table} WHERE ${where.join(' AND ')} ${DEDUP_ROWS})`;
+  }
+
+  /** The live dead letters (newest record per message_id, not replayed) in a range, as a subquery. */
+  private liveDeadLetters(s: CompiledStream, where: string[], params: Params): string {
+    const cols = DEAD_LETTER_FIELDS.map((f) => ident(f.name)).join(', ');
+    return `(SELECT ${cols} FROM (SELECT ${cols} FROM ${s.dlTable} WHERE ${where.join(' AND ')} ${DEDUP_DEAD_LETTERS}) WHERE reason != ${replayedParam(params)})`;
+  }
+
+  async aggregate(def: StreamDef, q: AggregateQuery): Promise<AggregateRow[]> {
+    const s = this.compiled(def);
+    const params = new Params();
+    const keys: string[] = [];
+    const readers: [string, CellReader][] = [];
+    if (q.intervalMicros !== undefined) {
+      const n = params.add('bucket_us', { type: 'INT64', value: String(q.intervalMicros) });
+      keys.push(`TIMESTAMP_MICROS(DIV(UNIX_MICROS(publish_time), ${n}) * ${n})`);
+      readers.push(['time', (v) => (v === null ? null : formatTimestamp(cellMicros(v)))]);
+    }
+    for (const g of q.groupBy) {
+      keys.push(fieldExpr(g));
+      readers.push([g.map((f) => f.name).join('.'), cellReader({ ...g[g.length - 1]!, mode: 'NULLABLE' })]);
+    }
+    // Exact percentiles (linear interpolation, as DuckDB's quantile_cont): PERCENTILE_CONT is an
+    // analytic function in BigQuery, computed per group in the inner query and picked with ANY_VALUE.
+    const inner: string[] = keys.map((k, i) => `${k} AS k${i}`);
+    const metrics: string[] = [];
+    const percentiles: string[] = [];
+    q.metrics.forEach((m, mi) => {
+      const leaf = m.chain?.[m.chain.length - 1];
+      const expr = m.chain ? fieldExpr(m.chain) : '';
+      switch (m.fn) {
+        case 'count':
+          metrics.push('COUNT(*)');
+          readers.push([m.name, (v) => Number(v)]);
+          break;
+        case 'count_distinct':
+          inner.push(`${expr} AS m${mi}`);
+          metrics.push(`COUNT(DISTINCT m${mi})`);
+          readers.push([m.name, (v) => Number(v)]);
+          break;
+        case 'sum':
+          inner.push(`${expr} AS m${mi}`);
+          metrics.push(`SUM(m${mi})`);
+          readers.push([m.name, leaf!.type === 'INT64' ? (v) => (v === null ? null : String(v)) : cellReader({ ...leaf!, mode: 'NULLABLE' })]);
+          break;
+        case 'avg':
+          inner.push(`CAST(${expr} AS FLOAT64) AS m${mi}`);
+          metrics.push(`AVG(m${mi})`);
+          readers.push([m.name, (v) => (v === null ? null : Number(v))]);
+          break;
+        case 'min':
+        case 'max':
+          inner.push(`${expr} AS m${mi}`);
+          metrics.push(`${m.fn.toUpperCase()}(m${mi})`);
+          readers.push([m.name, cellReader({ ...leaf!, mode: 'NULLABLE' })]);
+          break;
+        case 'percentile': {
+          const frac = params.add(`frac${mi}`, { type: 'FLOAT64', value: String(m.fraction!) });
+          const partition = keys.length ? `PARTITION BY ${keys.map((_, i) => `k${i}`).join(', ')}` : '';
+          // The window needs the keys as columns: computed over the keyed subquery below.
+          inner.push(`CAST(${expr} AS FLOAT64) AS m${mi}`);
+          metrics.push(`ANY_VALUE(p${mi})`);
+          readers.push([m.name, (v) => (v === null ? null : Number(v))]);
+          percentiles.push(`PERCENTILE_CONT(m${mi}, ${frac}) OVER (${partition}) AS p${mi}`);
+          break;
+        }
+      }
+    });
+    const base = this.dedupedRows(s, q.from ?? this.lookbackFrom(), q.to, q.filters, params);
+    const keyed = `(SELECT ${inner.length ? inner.join(', ') : '1 AS one'} FROM ${base})`;
+    const source = percentiles.length ? `(SELECT *, ${percentiles.join(', ')} FROM ${keyed})` : keyed;
+    const positions = keys.map((_, i) => `k${i}`);
+    const sql =
+      `SELECT ${[...positions, ...metrics].join(', ')} FROM ${source}` +
+      (positions.length ? ` GROUP BY ${positions.join(', ')} ORDER BY ${positions.map((x) => `${x} ASC NULLS FIRST`).join(', ')}` : '') +
+      ` LIMIT ${params.add('page_limit', { type: 'INT64', value: String(q.limit + 1) })}`;
+    const rows = await this.query(sql, params.list);
+    return rows.map((cells) => {
+      const out: AggregateRow = {};
+      readers.forEach(([name, read], i) => (out[name] = read(cells[i]?.v ?? null)));
+      return out;
+    });
+  }
+
+  async windowStats(def: StreamDef, w: StatsWindow): Promise<WindowStats> {
+    const s = this.compiled(def);
+    const params = new Params();
+    const base = this.dedupedRows(s, w.from, w.to, [], params);
+    const lag = '(UNIX_MICROS(ingest_time) - UNIX_MICROS(publish_time)) / 1000.0';
+    // Window functions cannot nest in aggregates: compute them per row first.
+    const sql =
+      `SELECT COUNT(*), ANY_VALUE(p50), ANY_VALUE(p95), ANY_VALUE(p99), MAX(lag) FROM (` +
+      `SELECT lag, PERCENTILE_CONT(lag, 0.5) OVER () AS p50, PERCENTILE_CONT(lag, 0.95) OVER () AS p95, PERCENTILE_CONT(lag, 0.99) OVER () AS p99 FROM (SELECT ${lag} AS lag FROM ${base}))`;
+    const [row] = await this.query(sql, params.list);
+    const v = (i: number) => row?.[i]?.v ?? null;
+    const n = Number(v(0) ?? 0);
+    const dlParams = new Params();
+    const dlWhere = timeAndKeyset(w.from, w.to, undefined, 'desc', dlParams);
+    const byReason = await this.query(`SELECT reason, COUNT(*) FROM ${this.liveDeadLetters(s, dlWhere, dlParams)} GROUP BY reason ORDER BY reason`, dlParams.list);
+    return {
+      rowCount: n,
+      deadLettersByReason: Object.fromEntries(byReason.map((c) => [String(c[0]?.v), Number(c[1]?.v)])),
+      freshnessMs: n === 0 ? null : { p50: Number(v(1)), p95: Number(v(2)), p99: Number(v(3)), max: Number(v(4)) },
+    };
+  }
+
+  async getDeadLetter(def: StreamDef, messageId: string): Promise<ApiDeadLetter | undefined> {
+    const s = this.compiled(def);
+    const params = new Params();
+    const where = [`publish_time >= ${params.time('range_from', this.lookbackFrom())}`, `message_id = ${params.add('msg_id', { type: 'STRING', value: messageId })}`];
+    const rows = await this.query(`SELECT * FROM ${this.liveDeadLetters(s, where, params)}`, params.list);
+    return rows[0] ? deadLetterRow(rows[0], this.options.emulator === true) : undefined;
+  }
+
+  async getRawDeadLetters(def: StreamDef, messageIds: readonly string[]): Promise<RawDeadLetter[]> {
+    if (messageIds.length === 0) return [];
+    const s = this.compiled(def);
+    const params = new Params();
+    const ids = messageIds.map((id, i) => params.add(`id${i}`, { type: 'STRING', value: id }));
+    const where = [`publish_time >= ${params.time('range_from', this.lookbackFrom())}`, `message_id IN (${ids.join(', ')})`];
+    const rows = await this.query(`SELECT * FROM ${this.liveDeadLetters(s, where, params)} ORDER BY publish_time, message_id`, params.list);
+    return rows.map((cells) => {
+      const d = deadLetterRow(cells, this.options.emulator === true);
+      return {
+        messageId: d.message_id,
+        publishTime: cellMicros(cells[1]?.v),
+        reason: d.reason,
+        payload: Buffer.from(d.payload_base64, 'base64'),
+        attributes: d.attributes,
+        orderingKey: d.ordering_key,
+        replayCount: d.replay_count,
+      };
+    });
+  }
+
+  /**
+   * Removes dead letters after a replay. Rows still in BigQuery's streaming buffer cannot be
+   * deleted by DML, so removal is a tombstone: a newer record with reason `_REPLAYED`, which every
+   * dead-letter read skips (reads keep the newest record per message_id).
+   */
+  async deleteDeadLetters(def: StreamDef, messageIds: readonly string[]): Promise<number> {
+    if (messageIds.length === 0) return 0;
+    const s = this.compiled(def);
+    const live = await this.getRawDeadLetters(def, messageIds);
+    if (live.length === 0) return 0;
+    const at = nowMicros();
+    await this.insertAll(s.dlTableId, live.map((d) => ({
+      insertId: `${d.messageId}/replayed/${at}`,
+      json: deadLetterJson({ messageId: d.messageId, publishTime: d.publishTime, reason: REPLAYED as DeadLetter['reason'], detail: 'replayed', fieldPath: null, payload: new Uint8Array(), attributes: {}, orderingKey: null, replayCount: d.replayCount }, timestampText(at)),
+    })));
+    return live.length;
   }
 
   async getRow(def: StreamDef, messageId: string): Promise<ApiRow | undefined> {
@@ -373,14 +552,13 @@ export class BigQueryWarehouse implements Warehouse {
     const params = new Params();
     const inner = timeAndKeyset(q.from ?? this.lookbackFrom(), q.to, undefined, 'desc', params);
     if (q.after) inner.push(`publish_time <= ${params.time('after_t', q.after.publishTime)}`);
-    const outer: string[] = [];
+    const outer: string[] = [`reason != ${replayedParam(params)}`];
     if (q.reason) outer.push(`reason = ${params.add('dl_reason', { type: 'STRING', value: q.reason })}`);
     if (q.after) outer.push(`(publish_time < @after_t OR message_id < ${params.add('after_id', { type: 'STRING', value: q.after.messageId })})`);
     const cols = DEAD_LETTER_FIELDS.map((f) => ident(f.name)).join(', ');
     const sql =
-      `SELECT ${cols} FROM (SELECT ${cols} FROM ${s.dlTable} WHERE ${inner.join(' AND ')}` +
-      ' QUALIFY ROW_NUMBER() OVER (PARTITION BY message_id ORDER BY dead_lettered_at DESC, replay_count DESC) = 1)' +
-      (outer.length ? ` WHERE ${outer.join(' AND ')}` : '') +
+      `SELECT ${cols} FROM (SELECT ${cols} FROM ${s.dlTable} WHERE ${inner.join(' AND ')} ${DEDUP_DEAD_LETTERS})` +
+      ` WHERE ${outer.join(' AND ')}` +
       ` ORDER BY publish_time DESC, message_id DESC LIMIT ${params.add('page_limit', { type: 'INT64', value: String(q.limit) })}`;
     const rows = await this.query(sql, params.list);
     return rows.map((r) => deadLetterRow(r, this.options.emulator === true));
@@ -393,8 +571,8 @@ export class BigQueryWarehouse implements Warehouse {
     const sql =
       `SELECT (SELECT COUNT(DISTINCT message_id) FROM ${s.table} WHERE publish_time >= ${from}),` +
       ` (SELECT MAX(publish_time) FROM ${s.table} WHERE publish_time >= ${from}),` +
-      ` (SELECT COUNT(DISTINCT message_id) FROM ${s.dlTable} WHERE publish_time >= ${from}),` +
-      ` (SELECT MAX(publish_time) FROM ${s.dlTable} WHERE publish_time >= ${from})`;
+      ` (SELECT COUNT(*) FROM ${this.liveDeadLetters(s, [`publish_time >= ${from}`], params)}),` +
+      ` (SELECT MAX(publish_time) FROM ${this.liveDeadLetters(s, [`publish_time >= ${from}`], params)})`;
     const [row] = await this.query(sql, params.list);
     const v = (i: number) => row?.[i]?.v ?? null;
     return {
@@ -418,6 +596,8 @@ export class BigQueryWarehouse implements Warehouse {
 class Params {
   readonly list: QueryParameter[] = [];
   add(name: string, p: { type: string; value: string }): string {
+    // The same constant may be used in several places of one query (e.g. the replayed marker).
+    if (this.list.some((x) => x.name === name && x.parameterValue.value === p.value)) return `@${name}`;
     this.list.push({ name, parameterType: { type: p.type }, parameterValue: { value: p.value } });
     return `@${name}`;
   }
@@ -439,12 +619,34 @@ function timeAndKeyset(from: bigint, to: bigint | undefined, after: Keyset | und
   return where;
 }
 
+function replayedParam(p: Params): string {
+  return p.add('replayed', { type: 'STRING', value: REPLAYED });
+}
+
+/** The SQL expression of a field chain: a column or a struct member. */
+function fieldExpr(chain: readonly FieldDef[]): string {
+  return chain.map((c) => ident(c.name)).join('.');
+}
+
+const ATTRIBUTE_FIELD: FieldDef = { name: 'attribute', type: 'STRING', mode: 'NULLABLE' };
+const CMP = { eq: '=', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
+
 function filterSql(f: Filter, p: Params): string {
-  const expr = f.chain.map((c) => ident(c.name)).join('.');
-  const leaf = f.chain[f.chain.length - 1]!;
-  const param = scalarParam(`f${p.list.length}`, leaf, f.value);
-  p.list.push(param);
-  return `${expr} = @${param.name}`;
+  const bind = (leaf: FieldDef, v: Parameters<typeof scalarParam>[2]) => {
+    const param = scalarParam(`f${p.list.length}`, leaf, v);
+    p.list.push(param);
+    // The emulator types NUMERIC parameters as STRING; the cast is a no-op on BigQuery.
+    return leaf.type === 'NUMERIC' ? `CAST(@${param.name} AS NUMERIC)` : `@${param.name}`;
+  };
+  const expr = f.attribute !== undefined ? `JSON_VALUE(attributes[${bind(ATTRIBUTE_FIELD, f.attribute)}])` : fieldExpr(f.chain);
+  const leaf = f.attribute !== undefined ? ATTRIBUTE_FIELD : f.chain[f.chain.length - 1]!;
+  switch (f.op) {
+    case 'is_null': return `${expr} IS NULL`;
+    case 'not_null': return `${expr} IS NOT NULL`;
+    case 'prefix': return `STARTS_WITH(${expr}, ${bind(ATTRIBUTE_FIELD, f.value)})`;
+    case 'in': return `${expr} IN (${f.values.map((v) => bind(leaf, v)).join(', ')})`;
+    default: return `${expr} ${CMP[f.op]} ${bind(leaf, f.value)}`;
+  }
 }
 
 function deadLetterJson(d: DeadLetter, at: string): Record<string, unknown> {
