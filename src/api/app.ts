@@ -12,6 +12,7 @@ import { clientErrorHandler, errorBodySchema, installErrorHandling } from './err
 import { healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
 import { streamRoutes } from './routes/streams.js';
+import { webConsole } from './web.js';
 
 /** What the API needs. */
 export interface AppDeps {
@@ -21,6 +22,8 @@ export interface AppDeps {
   readonly topic: Topic;
   /** Fastify logger options; false for none (tests). */
   readonly logger?: FastifyServerOptions['logger'];
+  /** Directory of the built web console (default `dist/web`); see `web.ts`. */
+  readonly webDir?: string;
 }
 
 declare module 'fastify' {
@@ -72,5 +75,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes);
   await app.register(streamRoutes, { prefix: '/v1' });
   await app.register(messageRoutes, { prefix: '/v1' });
+  // The console only adds `GET /` and `GET /assets/:file`: it shadows no API route.
+  await app.register(webConsole, deps.webDir ? { dir: deps.webDir } : {});
   return app;
 }
