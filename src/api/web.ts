@@ -9,6 +9,7 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { TributaryError } from '../core/errors.js';
+import { errorResponses } from './schemas.js';
 
 /** Where the build puts the console, relative to this compiled file (`dist/src/api/web.js`). */
 export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -62,13 +63,33 @@ export const webConsole: FastifyPluginAsync<WebConsoleOptions> = async (app, opt
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 
-  app.get('/', async (_req, reply) => {
+  const html = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
+  app.get('/', {
+    // Public: the page and its assets hold no data (every call they make carries the user's key).
+    config: { scope: 'public' },
+    schema: {
+      summary: 'The web console (HTML page; no key needed, it holds no data)',
+      tags: ['service'],
+      response: { 200: html('The console page.'), 503: html('The console is not built: run npm run build.') },
+    },
+  }, async (_req, reply) => {
     securityHeaders(reply).header('cache-control', 'no-cache').type('text/html; charset=utf-8');
     if (!index) return reply.code(503).send(NOT_BUILT);
     return reply.send(index);
   });
 
-  app.get<{ Params: { file: string } }>('/assets/:file', async (req, reply) => {
+  app.get<{ Params: { file: string } }>('/assets/:file', {
+    config: { scope: 'public' },
+    schema: {
+      summary: 'A script or style of the web console (content-hashed name, immutable)',
+      tags: ['service'],
+      params: { type: 'object', properties: { file: { type: 'string', description: 'Asset name, as the page references it.' } }, required: ['file'] },
+      response: {
+        200: { description: 'The asset.', content: { 'text/javascript': { schema: { type: 'string' } }, 'text/css': { schema: { type: 'string' } } } },
+        ...errorResponses,
+      },
+    },
+  }, async (req, reply) => {
     const body = assets.get(req.params.file);
     if (!body) throw new TributaryError('NOT_FOUND', `no console asset ${JSON.stringify(req.params.file)}; see /`);
     // Vite puts a content hash in every asset name: the name changes when the content does.

@@ -18,7 +18,7 @@ export interface LineChart {
 }
 
 /** A time-series line chart: x in Unix seconds, one y array per series (null = gap). */
-export function lineChart(container: HTMLElement, series: ChartSeries[], o: { height?: number; yLabel?: string; label: string; windowSeconds?: number }): LineChart {
+export function lineChart(container: HTMLElement, series: ChartSeries[], o: { height?: number; yLabel?: string; label: string; windowSeconds?: number; logY?: boolean }): LineChart {
   const el = document.createElement('div');
   el.className = 'chart';
   el.setAttribute('role', 'img');
@@ -33,7 +33,7 @@ export function lineChart(container: HTMLElement, series: ChartSeries[], o: { he
     scales: {
       // A live chart shows the last `windowSeconds` up to now, whatever data it has.
       x: o.windowSeconds ? { time: true, range: () => [Date.now() / 1000 - o.windowSeconds!, Date.now() / 1000] } : { time: true },
-      y: { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(1, (max ?? 1) * 1.1)] },
+      y: o.logY ? { distr: 3, log: 10 } : { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(1, (max ?? 1) * 1.1)] },
     },
     axes: [{}, { label: o.yLabel, size: 60 }],
     series: [
@@ -44,7 +44,6 @@ export function lineChart(container: HTMLElement, series: ChartSeries[], o: { he
         width: 2,
         dash: s.dash ? [6, 4] : undefined,
         spanGaps: false,
-        points: { show: false },
       })),
     ],
   };

@@ -105,8 +105,9 @@ function makeCard(s: StreamSummary): Card {
   const rate = lineChart(rateBox, [{ label: 'msg/s' }], { label: `Ingest rate of ${s.name}`, yLabel: 'msg/s', height: 150, windowSeconds: WINDOW_S });
   const fresh = lineChart(freshBox, [{ label: 'p50 ms' }, { label: 'p99 ms' }, { label: 'target', dash: true, colour: '#5f6368' }], {
     label: `Freshness of ${s.name}`,
-    yLabel: 'ms',
+    yLabel: 'ms (log)',
     windowSeconds: WINDOW_S,
+    logY: true,
     height: 150,
   });
   return { el, rows, dead, newest, rate, rateNote, fresh, freshText, reasons, counts: [], freshness: [], dayAt: 0 };
@@ -187,7 +188,10 @@ async function updateStats(c: Card, s: StreamSummary, now: number): Promise<void
   const f = st.window.freshnessMs;
   c.freshness.push([now, f?.p50 ?? null, f?.p99 ?? null]);
   while (c.freshness.length > 0 && c.freshness[0]![0] < now - WINDOW_S) c.freshness.shift();
-  c.fresh.setData([c.freshness.map((x) => x[0]), c.freshness.map((x) => x[1]), c.freshness.map((x) => x[2]), c.freshness.map(() => TARGET_MS)]);
+  // The target line spans the whole window: a first point at its start, with no measurement.
+  const pts: [number, number | null, number | null][] = [[now - WINDOW_S, null, null], ...c.freshness];
+  const pos = (v: number | null) => (v === null ? null : Math.max(0.1, v));
+  c.fresh.setData([pts.map((x) => x[0]), pts.map((x) => pos(x[1])), pts.map((x) => pos(x[2])), pts.map(() => TARGET_MS)]);
   if (!f) {
     c.freshText.className = 'fresh';
     c.freshText.textContent = 'No rows in the last 5 minutes.';
