@@ -25,12 +25,12 @@ const TYPES: Record<string, string> = {
 };
 
 /**
- * Scripts and styles only from this origin; the page talks only to this origin; nothing may
- * frame it. `style-src 'unsafe-inline'` is for the chart library, which positions elements with
- * inline styles (no data is ever rendered as markup).
+ * Scripts and styles only from this origin (no inline script or style element: the chart
+ * library sets styles through the DOM, which the policy allows); the page talks only to this
+ * origin; nothing may frame it.
  */
 export const CONSOLE_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; " +
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; " +
   "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Tributary</title></head>

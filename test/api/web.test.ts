@@ -28,6 +28,8 @@ describe('web console routes', () => {
     const csp = String(res.headers['content-security-policy']);
     assert.match(csp, /default-src 'self'/);
     assert.match(csp, /script-src 'self'(;|$)/, 'no inline or remote scripts');
+    assert.match(csp, /style-src 'self'(;|$)/, 'no inline or remote styles');
+    assert.match(csp, /connect-src 'self'(;|$)/, 'the page talks to this origin only');
     assert.match(csp, /frame-ancestors 'none'/);
     assert.equal(res.headers['x-content-type-options'], 'nosniff');
     assert.doesNotMatch(res.body, /<script>(?!<\/script>)/, 'no inline script');

@@ -91,6 +91,14 @@ describe('web console (Chromium)', () => {
     const loadMs = (await page.evaluate("(() => { const n = performance.getEntriesByType('navigation')[0]; return n.loadEventEnd - n.startTime; })()")) as number;
     assert.ok(loadMs > 0 && loadMs < 1000, `the page loads in well under a second (${loadMs.toFixed(0)} ms)`);
     await waitForText(page, '.auth-hint', /needs an API key/);
+    // Keyboard: the first Tab reaches the skip link, shown with a visible focus ring; Enter skips to the content.
+    await page.keyboard.press('Tab');
+    const skip = (await page.evaluate(
+      "(() => { const e = document.activeElement; const s = getComputedStyle(e); return [e.className, s.outlineStyle, e.getBoundingClientRect().left >= 0]; })()",
+    )) as [string, string, boolean];
+    assert.deepEqual(skip, ['skip', 'solid', true]);
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate('document.activeElement.id'), 'main');
     await page.fill('#api-key', USER.token);
     await page.press('#api-key', 'Enter');
     await waitForText(page, '[data-testid="row-count-sensor_readings"]', '30');
@@ -192,7 +200,10 @@ describe('web console (Chromium)', () => {
         await page.waitForLoadState('networkidle');
         const width = await page.evaluate(() => (globalThis as unknown as Doc).document.documentElement.scrollWidth);
         assert.ok(width <= 375, `${screen}: page is ${width} px wide`);
-        if (screen.startsWith('explorer')) await screenshot(page, 'explorer-phone');
+        if (screen.startsWith('explorer')) {
+          await waitForText(page, '[data-testid="explorer-status"]', /^Page 1: rows 1–25$/);
+          await screenshot(page, 'explorer-phone');
+        }
       }
     } finally {
       await page.setViewportSize({ width: 1280, height: 860 });

@@ -44,10 +44,14 @@ function header(): void {
   put(top, h('div', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '≈'), 'Tributary'), nav, form, authHint);
 }
 
+// A missing or wrong key concerns every screen: say so in the header. (A 403 is about one
+// action, e.g. a replay without the admin scope: the screen shows it.)
 setAuthListener((e: ApiError) => {
+  if (e.status !== 401) return;
   authHint.hidden = false;
-  authHint.textContent =
-    e.status === 401 ? 'This server needs an API key: enter one above (it is kept for this tab only).' : `Your key lacks a scope: ${e.message}`;
+  authHint.textContent = keys.get()
+    ? `The server refused this key (${e.message}): enter another above.`
+    : 'This server needs an API key: enter one above (it is kept for this tab only).';
 });
 
 let cleanup: (() => void) | undefined;
