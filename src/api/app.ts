@@ -195,7 +195,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addSchema(deadLetterSchema);
   for (const s of [errorBodySchema, rowSchema, deadLetterSchema]) openapi.addComponent(s as never);
   installErrorHandling(app);
-  await app.register(compress, { global: true, encodings: ['br', 'gzip'], threshold: 1024 });
+  await app.register(compress, { global: true, encodings: ['br', 'gzip'], threshold: 1024, customTypes: /^(?:application\/(?:json|x-ndjson)|text\/)/ });
   await app.register(healthRoutes);
   await app.register(docsRoutes);
   await app.register(streamRoutes, { prefix: '/v1' });

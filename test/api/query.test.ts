@@ -326,5 +326,17 @@ describe('read API: filters, fields, aggregates, stats, formats', () => {
     const gz = await fetch(`${server.url}/v1/streams/sensor_readings/rows?limit=50`, { headers: { 'accept-encoding': 'gzip' } });
     assert.equal(gz.headers.get('content-encoding'), 'gzip');
     assert.equal(((await gz.json()) as { rows: unknown[] }).rows.length, 50);
+    // Streamed formats are compressed too, and decode to the same rows.
+    const { request } = await import('node:http');
+    const { gunzipSync } = await import('node:zlib');
+    const raw = await new Promise<{ encoding: string | undefined; body: Buffer }>((resolve, reject) => {
+      request(`${server.url}/v1/streams/sensor_readings/rows?format=ndjson&limit=50`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
+      }).on('error', reject).end();
+    });
+    assert.equal(raw.encoding, 'gzip');
+    assert.equal(gunzipSync(raw.body).toString().trimEnd().split('\n').length, 50);
   });
 });
