@@ -86,10 +86,11 @@ describe('web console (Chromium)', () => {
     await tmp?.cleanup();
   });
 
-  it('overview: asks for the key, then shows the published count, live, and freshness', async () => {
+  it('overview: asks for the key, then shows the published count, live, and freshness', async (t) => {
     await page.goto(`${server.url}/`);
     const loadMs = (await page.evaluate("(() => { const n = performance.getEntriesByType('navigation')[0]; return n.loadEventEnd - n.startTime; })()")) as number;
     assert.ok(loadMs > 0 && loadMs < 1000, `the page loads in well under a second (${loadMs.toFixed(0)} ms)`);
+    t.diagnostic(`page load (navigation start to load event): ${loadMs.toFixed(0)} ms`);
     await waitForText(page, '.auth-hint', /needs an API key/);
     // Keyboard: the first Tab reaches the skip link, shown with a visible focus ring; Enter skips to the content.
     await page.keyboard.press('Tab');
@@ -124,6 +125,14 @@ describe('web console (Chromium)', () => {
     assert.equal(await page.getAttribute('[data-testid="rows-table"] tbody tr', 'data-message-id'), 'r-25');
     await page.click('text=← Previous');
     await waitForText(page, '[data-testid="explorer-status"]', 'Page 1: rows 1–10');
+
+    // A custom time range: nothing was published in 2099.
+    await page.selectOption('#ex-range', 'custom');
+    await page.fill('#ex-from', '2099-01-01T00:00:00');
+    await page.click('text=Show rows');
+    await waitForText(page, '[data-testid="explorer-status"]', 'No rows match.');
+    await page.selectOption('#ex-range', 'all');
+    assert.equal(await page.isHidden('#ex-from'), true);
 
     await page.click('text=+ Add filter');
     await page.selectOption('select[aria-label="Filter field"] >> nth=0', 'device_id');

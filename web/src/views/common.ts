@@ -34,8 +34,8 @@ export function title(text: string, lead: string): HTMLElement[] {
   return [h('h1', null, text), h('p', { class: 'lead' }, lead)];
 }
 
-/** Polls `f` every `ms` while the tab is visible, until the returned stop is called. */
-export function poll(f: () => Promise<void>, ms: number): () => void {
+/** Polls `f` every `ms()` while the tab is visible, until the returned stop is called. */
+export function poll(f: () => Promise<void>, ms: () => number): () => void {
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const run = async () => {
@@ -47,7 +47,7 @@ export function poll(f: () => Promise<void>, ms: number): () => void {
         // f shows its own errors
       }
     }
-    if (!stopped) timer = setTimeout(run, ms);
+    if (!stopped) timer = setTimeout(run, ms());
   };
   void run();
   return () => {
