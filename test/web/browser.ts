@@ -31,15 +31,15 @@ export interface Browser {
 }
 
 /** Launches Chromium with a fresh profile; pages may only talk to `origin`. */
-export async function launchBrowser(origin: string): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not installed (${CHROMIUM} is missing): the web console's end-to-end tests drive it. Install it with: apt-get update && apt-get install -y chromium`);
+export async function launchBrowser(origin: string, executablePath = CHROMIUM): Promise<Browser> {
+  if (!existsSync(executablePath)) {
+    throw new Error(`Chromium is not installed (${executablePath} is missing): the web console's end-to-end tests drive it. Install it with: apt-get update && apt-get install -y chromium`);
   }
   const profile = await mkdtemp(join(tmpdir(), 'tributary-chromium-'));
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
+      executablePath,
       headless: true,
       args: ARGS,
       viewport: { width: 1280, height: 860 },
@@ -77,7 +77,7 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 }
 
 /** Waits until `selector`'s text satisfies `test` (polls in the page; short explicit timeout). */
-export async function waitForText(page: Page, selector: string, test: RegExp | string, timeout = 5000): Promise<string> {
+export async function waitForText(page: Page, selector: string, test: RegExp | string, timeout = 10_000): Promise<string> {
   const pattern = typeof test === 'string' ? `^${test.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$` : test.source;
   const handle = await page.waitForFunction(
     ([sel, src]) => {

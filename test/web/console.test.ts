@@ -72,7 +72,7 @@ describe('web console (Chromium)', () => {
     await pub('lenient_events', [{ data: { kind: HOSTILE, n: 1 }, messageId: 'l-1' }]);
     browser = await launchBrowser(server.url);
     page = await browser.context.newPage();
-    page.setDefaultTimeout(5000);
+    page.setDefaultTimeout(10_000);
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {
       // Failed requests are logged by the browser; the 401 before the key and 403 of the reader's replay are expected.
@@ -221,6 +221,10 @@ describe('web console (Chromium)', () => {
 
   it('dead letters: inspects the raw payload, replays a selection with the admin key, which then disappears', async () => {
     await page.goto(`${server.url}/#/dead-letters?stream=console_events`);
+    await waitForText(page, '[data-testid="dl-status"]', '3 dead letters shown.');
+    await page.selectOption('#dl-reason', 'SCHEMA_VIOLATION');
+    await waitForText(page, '[data-testid="dl-status"]', '1 dead letter shown.');
+    await page.selectOption('#dl-reason', '');
     await waitForText(page, '[data-testid="dl-status"]', '3 dead letters shown.');
     await page.locator('tr[data-message-id="c-bad-2"]').click();
     const payload = JSON.parse((await page.textContent('[data-testid="payload"]')) ?? '{}') as Record<string, unknown>;
