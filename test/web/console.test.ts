@@ -241,6 +241,11 @@ describe('web console (Chromium)', () => {
     await waitForText(page, '[data-testid="replay-result"]', /^Replayed 2: 2 stored, 0 already stored, 0 failed again\./);
     await waitForText(page, '[data-testid="dl-status"]', '1 dead letter shown.');
     assert.deepEqual(await page.$$eval('[data-testid="dead-letters-table"] tbody tr', (trs) => trs.map((t) => t.getAttribute('data-message-id'))), ['c-bad-3']);
+    // Every dead letter of a reason: c-bad-3 fails again (n is still not an integer), and the console says so.
+    await page.selectOption('#dl-reason', 'SCHEMA_VIOLATION');
+    await page.click('[data-testid="replay-reason"]');
+    await waitForText(page, '[data-testid="replay-result"]', /^Replayed 1: 0 stored, 0 already stored, 1 failed again\.c-bad-3 → dead_lettered \(SCHEMA_VIOLATION: n: /);
+    await waitForText(page, '[data-testid="dead-letters-table"] tbody tr td:nth-child(6)', '1');
     const stored = await get('/v1/streams/console_events/rows/c-bad-2');
     assert.equal(stored.status, 200);
     assert.equal(stored.body.colour, HOSTILE);

@@ -17,9 +17,10 @@ export function deadLettersView(root: HTMLElement, params: URLSearchParams): () 
   const selected = new Set<string>();
 
   const streamSel = h('select', { id: 'dl-stream', onchange: () => ((stream = streamSel.value), void load(true)) });
-  const reasonSel = h('select', { id: 'dl-reason', onchange: () => ((reason = reasonSel.value), void load(true)) }, options([['', 'Every reason'], ...DEAD_LETTER_REASONS.map((r) => [r, r] as [string, string])], reason));
+  const reasonSel = h('select', { id: 'dl-reason', onchange: () => ((reason = reasonSel.value), syncReason(), void load(true)) }, options([['', 'Every reason'], ...DEAD_LETTER_REASONS.map((r) => [r, r] as [string, string])], reason));
   const adminIn = h('input', { type: 'password', id: 'dl-admin-key', autocomplete: 'off', placeholder: 'the API key if it is admin', value: keys.admin(), onchange: () => keys.setAdmin(adminIn.value.trim()) });
-  const replayBtn = h('button', { type: 'button', class: 'primary', disabled: true, onclick: () => void replay([...selected]), 'data-testid': 'replay-selected' }, 'Replay selected');
+  const replayBtn = h('button', { type: 'button', class: 'primary', disabled: true, onclick: () => void replay({ messageIds: [...selected] }), 'data-testid': 'replay-selected' }, 'Replay selected');
+  const reasonBtn = h('button', { type: 'button', hidden: !reason, onclick: () => void replay({ reason }), 'data-testid': 'replay-reason' }, `Replay every ${reason}`);
   const allBox = h('input', { type: 'checkbox', 'aria-label': 'Select every dead letter shown', onchange: () => selectAll(allBox.checked) });
   const status = h('p', { class: 'muted', role: 'status', 'data-testid': 'dl-status' });
   const result = h('div', { class: 'result', role: 'status', 'aria-live': 'polite', 'data-testid': 'replay-result' });
@@ -32,11 +33,16 @@ export function deadLettersView(root: HTMLElement, params: URLSearchParams): () 
       h('div', { class: 'row' }, field('Stream', streamSel), field('Reason', reasonSel), field('Admin key (this tab only)', adminIn, 'empty: the header\'s key')),
     ),
     err,
-    h('div', { class: 'row' }, replayBtn, status),
+    h('div', { class: 'row' }, replayBtn, reasonBtn, status),
     result,
     h('div', { class: 'scroll' }, table),
     moreBtn,
   );
+
+  function syncReason(): void {
+    reasonBtn.hidden = !reason;
+    reasonBtn.textContent = `Replay every ${reason}`;
+  }
 
   function syncSelection(): void {
     replayBtn.disabled = selected.size === 0;
@@ -94,7 +100,7 @@ export function deadLettersView(root: HTMLElement, params: URLSearchParams): () 
         h('td', null, cellText(d.detail, 60)),
         h('td', null, cellText(d.message_id, 40)),
         h('td', null, String(d.replay_count)),
-        h('td', null, h('button', { type: 'button', onclick: () => void replay([d.message_id]), 'aria-label': `Replay ${d.message_id}` }, 'Replay')),
+        h('td', null, h('button', { type: 'button', onclick: () => void replay({ messageIds: [d.message_id] }), 'aria-label': `Replay ${d.message_id}` }, 'Replay')),
       );
       expandable(tr, () => h('tr', null, h('td', { colspan: 7 }, deadLetterDetail(d))));
       body.appendChild(tr);
@@ -102,16 +108,17 @@ export function deadLettersView(root: HTMLElement, params: URLSearchParams): () 
     put(table, head, body);
   }
 
-  async function replay(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
+  /** Replays a selection (`messageIds`) or every dead letter of a reason (`reason`). */
+  async function replay(what: { messageIds: string[] } | { reason: string }): Promise<void> {
+    if ('messageIds' in what && what.messageIds.length === 0) return;
     err.clear();
     const adminKey = adminIn.value.trim();
-    put(result, `Replaying ${ids.length}…`);
+    put(result, 'messageIds' in what ? `Replaying ${what.messageIds.length}…` : `Replaying every ${what.reason}…`);
     try {
-      const r = await postJson<ReplayAnswer>(streamPath(stream, '/dead-letters/replay'), { messageIds: ids }, adminKey ? { key: adminKey } : {});
+      const r = await postJson<ReplayAnswer>(streamPath(stream, '/dead-letters/replay'), what, adminKey ? { key: adminKey } : {});
       put(
         result,
-        h('p', { class: r.failed ? 'bad' : 'ok' }, `Replayed ${r.replayed}: ${r.stored} stored, ${r.duplicates} already stored, ${r.failed} failed again${r.notFound.length ? `, ${r.notFound.length} not found` : ''}.`),
+        h('p', { class: r.failed ? 'bad' : 'ok' }, `Replayed ${r.replayed}: ${r.stored} stored, ${r.duplicates} already stored, ${r.failed} failed again${r.notFound.length ? `, ${r.notFound.length} not found` : ''}.${r.remaining ? ' More remain: replay again.' : ''}`),
         h('ul', null, r.results.map((x) => h('li', null, h('code', null, x.messageId), ' → ', x.status, x.reason ? ` (${x.reason}: ${x.detail ?? ''})` : ''))),
       );
     } catch (e) {
