@@ -203,6 +203,7 @@ describe('web console (Chromium)', () => {
     // uPlot's legend: the time, then one series per device (the last Explorer selection, of another stream, had no filters here).
     const series = await page.$$eval('.chart-box .u-legend .u-series .u-label', (els) => els.map((e) => e.textContent ?? ''));
     assert.deepEqual(series.slice(1).sort(), ['dev-0', 'dev-1', 'dev-2', 'dev-3', 'dev-4', 'dev-5', 'dev-6']);
+    await screenshot(page, 'chart');
   });
 
   it('is readable at phone width (375 px): nothing wider than the screen but the table\'s own scroller', async () => {
