@@ -204,6 +204,15 @@ describe('web console (Chromium)', () => {
     const series = await page.$$eval('.chart-box .u-legend .u-series .u-label', (els) => els.map((e) => e.textContent ?? ''));
     assert.deepEqual(series.slice(1).sort(), ['dev-0', 'dev-1', 'dev-2', 'dev-3', 'dev-4', 'dev-5', 'dev-6']);
     await screenshot(page, 'chart');
+    // Group values are data: a hostile one is a legend label, as text.
+    await page.goto(`${server.url}/#/chart?stream=lenient_events`);
+    await waitForText(page, '[data-testid="chart-status"]', /^count per \w+: \d+ points\.$/);
+    await page.selectOption('#ch-group', 'kind');
+    await page.click('text=Draw');
+    await waitForText(page, '[data-testid="chart-status"]', /split by kind/);
+    assert.deepEqual(await page.$$eval('.chart-box .u-legend .u-series .u-label', (els) => els.map((e) => e.textContent ?? '').slice(1)), [HOSTILE]);
+    assert.equal(await page.locator('main img').count(), 0);
+    assert.equal(await page.evaluate(() => (globalThis as unknown as Doc).__xss), undefined);
   });
 
   it('is readable at phone width (375 px): nothing wider than the screen but the table\'s own scroller', async () => {
