@@ -159,6 +159,11 @@ describe('web console (Chromium)', () => {
       /^curl -s 'http:\/\/127\.0\.0\.1:\d+\/v1\/streams\/sensor_readings\/rows\?device_id=dev-3&seq__gte=20&order=desc&limit=10' -H "Authorization: Bearer \$TRIBUTARY_API_KEY"$/,
     );
 
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+    await page.click('text=Copy curl');
+    await waitForText(page, '.actions [role="status"]', 'Copied.');
+    assert.equal(await page.evaluate('navigator.clipboard.readText()'), await page.textContent('[data-testid="curl"]'));
+
     // Downloads of the selection, with the key.
     const [csv] = await Promise.all([page.waitForEvent('download'), page.click('text=Download CSV')]);
     const csvText = await readFile((await csv.path())!, 'utf8');
