@@ -114,7 +114,10 @@ describe('web console (Chromium)', () => {
     await waitForText(page, '[data-testid="freshness-sensor_readings"]', /^p50 [\d.]+ m?s · p99 [\d.]+ m?s over the last 5 min: within the 5 s target$/);
     await waitForText(page, '[data-testid="reasons-console_events"]', 'UNKNOWN_FIELD 2SCHEMA_VIOLATION 1');
     await page.waitForFunction(() => !/now ≈ 0 msg/.test((globalThis as unknown as Doc).document.querySelector('.card .muted.small')?.textContent ?? 'now ≈ 0 msg'));
+    // Tall enough for every stream's card.
+    await page.setViewportSize({ width: 1280, height: 1560 });
     await screenshot(page, 'overview');
+    await page.setViewportSize({ width: 1280, height: 860 });
   });
 
   it('explorer: pages with the cursor, filters by typed fields, expands a row with the keyboard', async () => {
