@@ -19,7 +19,8 @@ export interface Selection {
   filters: Filter[];
 }
 
-export const selection: Selection = { stream: '', range: 'all', from: '', to: '', filters: [] };
+/** Starts on the last 24 hours: cheap where the warehouse bills the bytes a query scans, and allowed where a time range is required. */
+export const selection: Selection = { stream: '', range: '24h', from: '', to: '', filters: [] };
 
 export const RANGES: [string, string][] = [
   ['15m', 'Last 15 minutes'],

@@ -17,8 +17,9 @@ export function explorerView(root: HTMLElement, params: URLSearchParams): () => 
     selection.stream = params.get('stream')!;
   }
   if (params.get('message_id')) {
+    // From Publish: the message was just published.
     selection.filters = [{ field: 'message_id', op: 'eq', value: params.get('message_id')! }];
-    selection.range = 'all';
+    selection.range = '24h';
   }
   let detail: StreamDetail | undefined;
   let order = 'desc';
@@ -26,6 +27,8 @@ export function explorerView(root: HTMLElement, params: URLSearchParams): () => 
   /** The cursor of each page seen (the first page has none) and the page shown. */
   let pages: (string | null)[] = [null];
   let page = 0;
+  /** "Now" of the shown selection: a relative range ("last hour") stays put while paging (a cursor is bound to its query). */
+  let asOf = Date.now();
   let controller: AbortController | undefined;
 
   const streamSel = h('select', { id: 'ex-stream', onchange: () => void changeStream(streamSel.value) });
@@ -134,7 +137,7 @@ export function explorerView(root: HTMLElement, params: URLSearchParams): () => 
   }
 
   function query(cursor: string | null): URLSearchParams {
-    const p = selectionParams(selection, detail);
+    const p = selectionParams(selection, detail, asOf);
     p.set('order', order);
     p.set('limit', String(limit));
     if (cursor) p.set('cursor', cursor);
@@ -143,6 +146,7 @@ export function explorerView(root: HTMLElement, params: URLSearchParams): () => 
 
   async function fresh(): Promise<void> {
     pages = [null];
+    asOf = Date.now();
     await show(0);
   }
 
