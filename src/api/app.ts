@@ -19,6 +19,7 @@ import { healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
 import { streamRoutes } from './routes/streams.js';
 import { deadLetterSchema, rowSchema } from './schemas.js';
+import { webConsole } from './web.js';
 
 /** What the API needs. */
 export interface AppDeps {
@@ -34,6 +35,8 @@ export interface AppDeps {
   readonly metrics?: Metrics;
   /** Fastify logger options; false for none (tests). */
   readonly logger?: FastifyServerOptions['logger'];
+  /** Directory of the built web console (default `dist/web`); see `web.ts`. */
+  readonly webDir?: string;
 }
 
 /** Who may call a route: see docs/auth.md. */
@@ -197,6 +200,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(docsRoutes);
   await app.register(streamRoutes, { prefix: '/v1' });
   await app.register(messageRoutes, { prefix: '/v1' });
+  // The console only adds `GET /` and `GET /assets/:file`: it shadows no API route.
+  await app.register(webConsole, deps.webDir ? { dir: deps.webDir } : {});
   return app;
 }
 

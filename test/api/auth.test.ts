@@ -31,6 +31,9 @@ const ROUTES: { method: string; path: string; url: string; scope: Scope; body?: 
   { method: 'GET', path: '/docs/docs.js', url: '/docs/docs.js', scope: 'public', ok: 200 },
   { method: 'GET', path: '/docs/docs.css', url: '/docs/docs.css', scope: 'public', ok: 200 },
   { method: 'GET', path: '/metrics', url: '/metrics', scope: 'admin', ok: 200 },
+  // The web console's page and assets hold no data: public (its API calls carry the user's key).
+  { method: 'GET', path: '/', url: '/', scope: 'public', ok: 200 },
+  { method: 'GET', path: '/assets/{file}', url: '/assets/none.js', scope: 'public', ok: 404 },
   { method: 'GET', path: '/v1/streams', url: '/v1/streams', scope: 'any', ok: 200 },
   { method: 'GET', path: '/v1/streams/{stream}', url: '/v1/streams/sensor_readings', scope: 'read', ok: 200 },
   { method: 'GET', path: '/v1/streams/{stream}/schema', url: '/v1/streams/sensor_readings/schema', scope: 'read', ok: 200 },

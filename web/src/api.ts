@@ -1,0 +1,205 @@
+/** The console's client of the HTTP API (same origin). Keys live in sessionStorage only. */
+
+const KEY = 'tributary.apiKey';
+const ADMIN_KEY = 'tributary.adminKey';
+
+export const keys = {
+  get: (): string => sessionStorage.getItem(KEY) ?? '',
+  set: (k: string): void => (k ? sessionStorage.setItem(KEY, k) : sessionStorage.removeItem(KEY)),
+  admin: (): string => sessionStorage.getItem(ADMIN_KEY) ?? '',
+  setAdmin: (k: string): void => (k ? sessionStorage.setItem(ADMIN_KEY, k) : sessionStorage.removeItem(ADMIN_KEY)),
+};
+
+/** An error answer of the API (its standard error shape), or a network failure (status 0). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+  override toString(): string {
+    return this.status ? `${this.code} (${this.status}): ${this.message}` : this.message;
+  }
+}
+
+export interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  /** Send this key instead of the session's key (admin actions). */
+  key?: string;
+  accept?: string;
+  signal?: AbortSignal;
+}
+
+let onAuthProblem: (e: ApiError) => void = () => undefined;
+/** Called on 401/403 answers (the header shows a hint about keys). */
+export function setAuthListener(f: (e: ApiError) => void): void {
+  onAuthProblem = f;
+}
+
+export async function request(path: string, o: RequestOptions = {}): Promise<Response> {
+  const headers: Record<string, string> = {};
+  const key = o.key ?? keys.get();
+  if (key) headers.authorization = `Bearer ${key}`;
+  if (o.accept) headers.accept = o.accept;
+  let body: string | undefined;
+  if (o.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = typeof o.body === 'string' ? o.body : JSON.stringify(o.body);
+  }
+  let res: Response;
+  try {
+    res = await fetch(path, { method: o.method ?? 'GET', headers, body, signal: o.signal ?? null, cache: 'no-store' });
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw err;
+    throw new ApiError(0, 'NETWORK', `the server did not answer (${(err as Error).message})`);
+  }
+  if (!res.ok) {
+    let code = 'HTTP_' + res.status;
+    let message = res.statusText;
+    let details: Record<string, unknown> | undefined;
+    try {
+      const e = (await res.json()) as { error?: { code?: string; message?: string; details?: Record<string, unknown> } };
+      if (e.error) {
+        code = e.error.code ?? code;
+        message = e.error.message ?? message;
+        details = e.error.details;
+      }
+    } catch {
+      // not our error shape
+    }
+    const err = new ApiError(res.status, code, message, details);
+    if (res.status === 401 || res.status === 403) onAuthProblem(err);
+    throw err;
+  }
+  return res;
+}
+
+export async function getJson<T>(path: string, o: RequestOptions = {}): Promise<T> {
+  return (await (await request(path, o)).json()) as T;
+}
+
+export async function postJson<T>(path: string, body: unknown, o: RequestOptions = {}): Promise<T> {
+  return (await (await request(path, { ...o, method: 'POST', body })).json()) as T;
+}
+
+/** `/v1/streams/{stream}` + suffix, with the name escaped. */
+export const streamPath = (stream: string, suffix = ''): string => `/v1/streams/${encodeURIComponent(stream)}${suffix}`;
+
+// Shapes of the API's answers (docs/http-api.md).
+
+export interface FieldDef {
+  name: string;
+  type: string;
+  mode?: string;
+  description?: string;
+  fields?: FieldDef[];
+}
+
+export interface StreamSummary {
+  name: string;
+  description?: string;
+  rowCount: number;
+  deadLetterCount: number;
+  newestPublishTime: string | null;
+}
+
+export interface StreamDetail extends StreamSummary {
+  fields: FieldDef[];
+  envelope: FieldDef[];
+  filterable: string[];
+}
+
+export type Row = Record<string, unknown> & { message_id: string; publish_time: string; ingest_time?: string };
+
+export interface RowsPage {
+  rows: Row[];
+  nextCursor: string | null;
+}
+
+export interface DeadLetter {
+  message_id: string;
+  publish_time: string;
+  dead_lettered_at: string;
+  reason: string;
+  detail: string | null;
+  field_path: string | null;
+  payload: string | null;
+  payload_base64: string;
+  payload_size: number;
+  attributes: Record<string, string>;
+  ordering_key: string | null;
+  replay_count: number;
+}
+
+export interface Stats {
+  rowCount: number;
+  deadLetterCount: number;
+  window: {
+    from: string;
+    to: string;
+    rowCount: number;
+    deadLettersByReason: Record<string, number>;
+    freshnessMs: { p50: number; p95: number; p99: number; max: number } | null;
+  };
+}
+
+export interface AggregateAnswer {
+  interval?: string;
+  groupBy?: string[];
+  metrics: string[];
+  rows: Record<string, unknown>[];
+}
+
+export interface PublishResult {
+  messageId: string;
+  status: 'stored' | 'duplicate' | 'dead_lettered' | 'accepted';
+  reason?: string;
+  detail?: string;
+  fieldPath?: string;
+}
+
+export interface ReplayAnswer {
+  replayed: number;
+  stored: number;
+  duplicates: number;
+  failed: number;
+  notFound: string[];
+  remaining: boolean;
+  results: PublishResult[];
+}
+
+/** Dead-letter reasons (docs/errors.md#dead-letter-reasons). */
+export const DEAD_LETTER_REASONS = ['INVALID_ENCODING', 'INVALID_JSON', 'SCHEMA_VIOLATION', 'UNKNOWN_FIELD', 'MESSAGE_TOO_LARGE', 'WAREHOUSE_REJECTED'];
+
+const detailCache = new Map<string, Promise<StreamDetail>>();
+/** A stream's definition (cached for the page's life: definitions change only on restart). */
+export function streamDetail(name: string): Promise<StreamDetail> {
+  let p = detailCache.get(name);
+  if (!p) {
+    p = getJson<StreamDetail>(streamPath(name));
+    p.catch(() => detailCache.delete(name));
+    detailCache.set(name, p);
+  }
+  return p;
+}
+
+/** Every stream's name and counts. */
+export async function listStreams(): Promise<StreamSummary[]> {
+  return (await getJson<{ streams: StreamSummary[] }>('/v1/streams')).streams;
+}
+
+/** The definition of a field path (`location.site`, envelope fields too), or undefined. */
+export function fieldAt(detail: StreamDetail, path: string): FieldDef | undefined {
+  let fields: FieldDef[] | undefined = [...detail.envelope, ...detail.fields];
+  let found: FieldDef | undefined;
+  for (const part of path.split('.')) {
+    found = fields?.find((f) => f.name === part);
+    if (!found) return undefined;
+    fields = found.fields;
+  }
+  return found;
+}
