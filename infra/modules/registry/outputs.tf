@@ -1,0 +1,19 @@
+output "id" {
+  description = "Repository ID (projects/P/locations/L/repositories/R)."
+  value       = google_artifact_registry_repository.this.id
+}
+
+output "name" {
+  description = "Repository name (repository_id)."
+  value       = google_artifact_registry_repository.this.repository_id
+}
+
+output "location" {
+  description = "Repository location."
+  value       = google_artifact_registry_repository.this.location
+}
+
+output "url" {
+  description = "Docker image prefix: LOCATION-docker.pkg.dev/PROJECT/REPO."
+  value       = "${google_artifact_registry_repository.this.location}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.this.repository_id}"
+}
