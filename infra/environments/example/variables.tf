@@ -58,7 +58,7 @@ variable "streams" {
       cpu             = optional(string, "1")
       memory          = optional(string, "512Mi")
       timeout_seconds = optional(number, 60)
-      ingress         = optional(string, "ALLOW_ALL")
+      ingress         = optional(string, "ALLOW_INTERNAL_ONLY")
     }), {})
     delivery = optional(object({
       trigger               = optional(string, "pubsub_push")

@@ -103,6 +103,7 @@ resource "google_storage_bucket_object" "source" {
 # --- function ----------------------------------------------------------------
 
 resource "google_cloudfunctions2_function" "this" {
+  # checkov:skip=CKV_GCP_124: ingress is var.function.ingress, whose validation only admits ALLOW_INTERNAL_ONLY (the default) or ALLOW_INTERNAL_AND_GCLB; checkov cannot evaluate optional() defaults.
   project     = var.project_id
   location    = var.region
   name        = local.name

@@ -91,7 +91,7 @@ variable "docker_repository" {
 }
 
 variable "function" {
-  description = "Function sizing. concurrency > 1 requires cpu >= 1; timeout_seconds is also the push subscription's ack deadline."
+  description = "Function sizing and ingress. concurrency > 1 requires cpu >= 1; timeout_seconds is also the push subscription's ack deadline. ingress ALLOW_INTERNAL_ONLY (default) still admits Pub/Sub push and Eventarc from the same project, which Cloud Run counts as internal."
   type = object({
     max_instances   = optional(number, 10)
     min_instances   = optional(number, 0)
@@ -99,7 +99,7 @@ variable "function" {
     cpu             = optional(string, "1")
     memory          = optional(string, "512Mi")
     timeout_seconds = optional(number, 60)
-    ingress         = optional(string, "ALLOW_ALL")
+    ingress         = optional(string, "ALLOW_INTERNAL_ONLY")
   })
   nullable = false
   default  = {}
@@ -120,8 +120,8 @@ variable "function" {
     error_message = "function.timeout_seconds must be 10-600: it is also the Pub/Sub push ack deadline, whose maximum is 600 s."
   }
   validation {
-    condition     = contains(["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], var.function.ingress)
-    error_message = "function.ingress must be one of ALLOW_ALL, ALLOW_INTERNAL_ONLY, ALLOW_INTERNAL_AND_GCLB."
+    condition     = contains(["ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], var.function.ingress)
+    error_message = "function.ingress must be ALLOW_INTERNAL_ONLY (Pub/Sub push and Eventarc from this project count as internal) or ALLOW_INTERNAL_AND_GCLB; ALLOW_ALL is refused: nothing outside Google needs to reach the ingest function."
   }
 }
 
