@@ -6,22 +6,25 @@
 #   checkov (terraform + dockerfile)             zero failed checks; skips are inline
 #   hadolint Dockerfile
 #   check-jsonschema --builtin-schema vendor.cloudbuild cloudbuild.yaml
-#   tofu validate (with VALIDATE=1 or --validate: tools/iac/validate.sh, which builds
-#                 the Google provider; see tools/iac/README.md for its cost)
+#   tofu validate                                tools/iac/validate.sh: every module and the
+#                 example environment, against the Google provider built from the Go module
+#                 proxy into a filesystem mirror (cold build ~6-7 min on 2 cores, then
+#                 cached; skip with --no-validate or VALIDATE=0)
 #
 # Installs what it needs, idempotently: tofu and tflint via tools/iac/build.sh (Go module
 # proxy, Go caches reused), the PyPI tools into tools/iac/.venv (gitignored) from
 # tools/iac/requirements.txt. Runs every check, then exits non-zero if any failed.
-# Usage: tools/iac/check.sh [--validate]
+# Usage: tools/iac/check.sh [--no-validate]
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 iac="$root/tools/iac"
 cd "$root"
-validate="${VALIDATE:-0}"
+validate="${VALIDATE:-1}"
 for arg in "$@"; do
   case "$arg" in
     --validate) validate=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --no-validate) validate=0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "check.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done

@@ -30,6 +30,7 @@ for dir in "$root"/infra/modules/* "$root"/infra/environments/*; do
   if ! out="$(cd "$dir" && tofu init -backend=false -input=false -no-color 2>&1)"; then
     echo "$out" >&2; echo "validate.sh: tofu init failed in $name" >&2; status=1; continue
   fi
+  echo "validate.sh: $name"
   if (cd "$dir" && tofu validate -no-color); then :; else
     echo "validate.sh: tofu validate failed in $name" >&2; status=1
   fi

@@ -14,8 +14,8 @@ output "function_uri" {
 }
 
 output "subscription_name" {
-  description = "Subscription that feeds the function: ours in pubsub_push mode, the Eventarc-owned one in eventarc mode."
-  value       = local.push ? google_pubsub_subscription.ingest[0].name : try(reverse(split("/", google_cloudfunctions2_function.this.event_trigger[0].pubsub_subscription))[0], null)
+  description = "Push subscription that feeds the function; null in eventarc mode (Eventarc names its own subscription, which the provider does not expose)."
+  value       = local.push ? google_pubsub_subscription.ingest[0].name : null
 }
 
 output "service_account_email" {

@@ -14,6 +14,7 @@ locals {
     var.notification.channel_ids,
     google_monitoring_notification_channel.email[*].id,
   )
+  subscribed = { for k, v in var.streams : k => v if v.subscription_name != null }
   api_filter = "resource.type=\"cloud_run_revision\" AND resource.label.\"service_name\"=\"${var.api_service_name}\""
 }
 
@@ -168,16 +169,19 @@ resource "google_monitoring_alert_policy" "dead_letters" {
   user_labels           = var.labels
 
   # Messages Pub/Sub gave up on after max delivery attempts.
-  conditions {
-    display_name = "Pub/Sub dead-lettered > ${var.alerts.dead_letters} in 5 min"
-    condition_threshold {
-      filter          = "metric.type=\"pubsub.googleapis.com/subscription/dead_letter_message_count\" AND resource.type=\"pubsub_subscription\" AND resource.label.\"subscription_id\"=\"${each.value.subscription_name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = var.alerts.dead_letters
-      duration        = "0s"
-      aggregations {
-        alignment_period   = "300s"
-        per_series_aligner = "ALIGN_SUM"
+  dynamic "conditions" {
+    for_each = each.value.subscription_name == null ? [] : [each.value.subscription_name]
+    content {
+      display_name = "Pub/Sub dead-lettered > ${var.alerts.dead_letters} in 5 min"
+      condition_threshold {
+        filter          = "metric.type=\"pubsub.googleapis.com/subscription/dead_letter_message_count\" AND resource.type=\"pubsub_subscription\" AND resource.label.\"subscription_id\"=\"${conditions.value}\""
+        comparison      = "COMPARISON_GT"
+        threshold_value = var.alerts.dead_letters
+        duration        = "0s"
+        aggregations {
+          alignment_period   = "300s"
+          per_series_aligner = "ALIGN_SUM"
+        }
       }
     }
   }
@@ -204,7 +208,7 @@ resource "google_monitoring_alert_policy" "dead_letters" {
 }
 
 resource "google_monitoring_alert_policy" "oldest_unacked" {
-  for_each              = var.streams
+  for_each              = local.subscribed
   project               = var.project_id
   display_name          = "${var.prefix} ${each.key}: ingest backlog is old"
   combiner              = "OR"

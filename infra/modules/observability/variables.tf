@@ -39,10 +39,10 @@ variable "api_service_name" {
 }
 
 variable "streams" {
-  description = "Stream name => its ingest function (Cloud Run service) name and the subscription that feeds it (ingest module outputs function_name, subscription_name)."
+  description = "Stream name => its ingest function (Cloud Run service) name and the subscription that feeds it (ingest module outputs function_name, subscription_name). subscription_name = null (eventarc mode) skips the Pub/Sub dead-letter and backlog-age conditions for that stream."
   type = map(object({
     function_name     = string
-    subscription_name = string
+    subscription_name = optional(string)
   }))
   nullable = false
   validation {
@@ -103,7 +103,7 @@ variable "alerts" {
   default  = {}
   validation {
     condition     = var.alerts.dead_letters >= 0 && var.alerts.oldest_unacked_seconds >= 10 && var.alerts.api_5xx_ratio > 0 && var.alerts.api_5xx_ratio < 1 && var.alerts.burn_rate > 1
-    error_message = "alerts: dead_letters >= 0, oldest_unacked_seconds >= 10, 0 < api_5xx_ratio < 1, burn_rate > 1 (14.4 = 2% of a 30-day budget in 1 h)."
+    error_message = "Set alerts.dead_letters >= 0, alerts.oldest_unacked_seconds >= 10, alerts.api_5xx_ratio between 0 and 1 (e.g. 0.01 for 1%) and alerts.burn_rate > 1 (e.g. 14.4: 2% of a 30-day budget in 1 h)."
   }
 }
 

@@ -57,7 +57,7 @@ variable "clustering" {
   default     = []
   validation {
     condition     = length(var.clustering) <= 4
-    error_message = "BigQuery clusters by at most 4 columns: shorten clustering to the 4 most filtered columns."
+    error_message = "BigQuery clusters by at most 4 columns: set clustering to at most the 4 most filtered columns, e.g. [\"device_id\"]."
   }
 }
 
@@ -68,7 +68,7 @@ variable "dead_letter_clustering" {
   default     = ["reason"]
   validation {
     condition     = length(var.dead_letter_clustering) <= 4
-    error_message = "BigQuery clusters by at most 4 columns: shorten dead_letter_clustering."
+    error_message = "BigQuery clusters by at most 4 columns: set dead_letter_clustering to at most 4 columns, e.g. [\"reason\"]."
   }
 }
 
