@@ -116,9 +116,12 @@ resource "google_cloudfunctions2_function" "this" {
     service_account   = google_service_account.build.id
     docker_repository = var.docker_repository
     # The zip already holds the compiled dist/: do not run package.json build
-    # scripts again on Cloud Build.
+    # scripts on Cloud Build (GOOGLE_NODE_RUN_SCRIPTS), nor npm's `prepare`, which
+    # runs the TypeScript build and needs dev dependencies the function build
+    # does not install (NPM_CONFIG_IGNORE_SCRIPTS).
     environment_variables = {
-      GOOGLE_NODE_RUN_SCRIPTS = ""
+      GOOGLE_NODE_RUN_SCRIPTS   = ""
+      NPM_CONFIG_IGNORE_SCRIPTS = "true"
     }
     source {
       storage_source {
