@@ -8,7 +8,7 @@ import type { Config } from '../core/config.js';
 import { TributaryError } from '../core/errors.js';
 import type { Topic, Warehouse } from '../core/ports.js';
 import type { StreamRegistry } from '../core/schema.js';
-import { errorBodySchema, installErrorHandling } from './errors.js';
+import { clientErrorHandler, errorBodySchema, installErrorHandling } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
 import { streamRoutes } from './routes/streams.js';
@@ -26,6 +26,8 @@ export interface AppDeps {
 declare module 'fastify' {
   interface FastifyInstance {
     deps: AppDeps;
+    /** Every route as `METHOD /url`, in registration order (for docs and OpenAPI checks). */
+    routeTable: readonly string[];
   }
 }
 
@@ -42,10 +44,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     routerOptions: { ignoreTrailingSlash: true },
+    clientErrorHandler,
     // New requests during shutdown get our own 503 SHUTTING_DOWN (below), not Fastify's body.
     return503OnClosing: false,
   });
   app.decorate('deps', deps);
+  const routeTable: string[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routeTable.push(`${method} ${route.url}`);
+  });
   // Once closing starts, every answer (including the in-flight ones) closes its connection, so
   // keep-alive sockets do not hold the process open for the keep-alive timeout.
   let closing = false;

@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODES, type ErrorCode, TributaryError } from '../core/errors.js';
 
@@ -63,6 +66,20 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, err: Tri
   if (err.details) body.error.details = err.details;
   if (err.code === 'WAREHOUSE_UNAVAILABLE' || err.code === 'SHUTTING_DOWN') void reply.header('retry-after', '1');
   return reply.code(err.status).type('application/json; charset=utf-8').send(body);
+}
+
+/**
+ * Answers requests Node's HTTP parser refuses before Fastify sees them (headers too large,
+ * malformed HTTP, timeouts) in the standard error shape, then closes the connection.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (socket.destroyed || !socket.writable) return;
+  const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'INVALID_REQUEST';
+  const { status, summary } = ERROR_CODES[code];
+  const body = JSON.stringify({ error: { code, message: code === 'INVALID_REQUEST' ? 'malformed HTTP request' : summary, status, requestId: randomUUID() } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Installs the error and not-found handlers: every 4xx/5xx leaves in the standard shape. */

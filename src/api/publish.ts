@@ -11,7 +11,7 @@
  * is not a request error: it is dead-lettered with its reason, and its batch-mates are stored.
  */
 import { TributaryError } from '../core/errors.js';
-import { parseJson, stringifyJson } from '../core/json.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan, parseJson, stringifyJson } from '../core/json.js';
 import type { PublishMessage } from '../core/ports.js';
 
 /** Request limits (from the configuration), following Pub/Sub's. */
@@ -109,7 +109,10 @@ export function parseJsonPublishBody(text: string, limits: PublishLimits): Publi
   const plain = Array.isArray(body) ? body : [body];
   if (!Array.isArray(body) && !isObject(body)) throw invalid('the body must be {"messages": [...]}, a JSON object, or an array of JSON objects');
   checkCount(plain.length, limits);
-  return plain.map((m) => ({ data: Buffer.from(stringifyJson(m), 'utf8') }));
+  return plain.map((m, i) => {
+    if (nestsDeeperThan(m, MAX_JSON_DEPTH)) throw invalid(`[${i}]: nested deeper than ${MAX_JSON_DEPTH} levels`);
+    return { data: Buffer.from(stringifyJson(m), 'utf8') };
+  });
 }
 
 /** Parses an `application/x-ndjson` publish body: one message per non-blank line. */

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { parseConfig, settingsHelp } from '../core/config.js';
 import { isTributaryError } from '../core/errors.js';
 import { bigQueryDeadLetterSchema, bigQueryTableSchema, messageJsonSchema } from '../core/export.js';
+import { WarehouseError } from '../core/ports.js';
 import { loadStreams } from '../core/schema.js';
 import { startServer } from '../api/server.js';
 
@@ -72,7 +73,22 @@ async function serve(argv: readonly string[], env: Readonly<Record<string, strin
     process.stderr.write(`tributary: unexpected argument ${JSON.stringify(positionals[0])}\n`);
     return 2;
   }
-  const server = await startServer(config);
+  let server;
+  try {
+    server = await startServer(config);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      const why = code === 'EADDRINUSE' ? 'is already in use' : code === 'EACCES' ? 'needs privileges this process lacks' : 'is not an address of this machine';
+      process.stderr.write(`tributary: cannot listen on ${config.host}:${config.port}: it ${why}; choose another with --host/--port (or TRIBUTARY_HOST/TRIBUTARY_PORT)\n`);
+      return 2;
+    }
+    if (err instanceof WarehouseError) {
+      process.stderr.write(`tributary: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
   const streams = server.runtime.registry.all().map((s) => s.name);
   server.app.log.info({ url: server.url, streams, dataDir: config.dataDir }, `Tributary listening on ${server.url}`);
   process.stderr.write(

@@ -82,7 +82,7 @@ function optional<T>(p: (raw: string) => Parsed<T>) {
 
 /** Every setting; the single table behind parsing, `--help` and the docs check. */
 export const SETTINGS = [
-  { key: 'host', flag: '--host', env: ['TRIBUTARY_HOST', 'HOST'], default: '127.0.0.1', doc: 'Address the HTTP server binds. Use 0.0.0.0 in a container.', parse: text },
+  { key: 'host', flag: '--host', env: ['TRIBUTARY_HOST'], default: '127.0.0.1', doc: 'Address the HTTP server binds. Use 0.0.0.0 in a container.', parse: text },
   { key: 'port', flag: '--port', env: ['TRIBUTARY_PORT', 'PORT'], default: 8080, doc: 'TCP port of the HTTP server (Cloud Run sets PORT).', parse: int(0, 65535) },
   { key: 'dataDir', flag: '--data-dir', env: ['TRIBUTARY_DATA_DIR'], default: './data', doc: 'Directory of the DuckDB database file (tributary.duckdb).', parse: text },
   { key: 'streamsDir', flag: '--streams-dir', env: ['TRIBUTARY_STREAMS_DIR'], default: './streams', doc: 'Directory of the stream definitions, one <stream>.json each.', parse: text },

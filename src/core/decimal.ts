@@ -9,23 +9,39 @@ export const NUMERIC_SCALE = 9;
 
 const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,6}))?$/;
 
-/** Canonical form of a decimal literal (exponent allowed), or null if it is not one. */
+/** Longest canonical text {@link normalizeDecimal} builds; larger magnitudes are refused. */
+const MAX_CANONICAL_LENGTH = 200;
+
+/**
+ * Canonical form of a decimal literal (exponent allowed), or null if it is not one, or if its
+ * canonical text would be absurdly long (`1e-999999`): no NUMERIC holds such a value, and
+ * building it would cost time and memory an attacker chooses.
+ */
 export function normalizeDecimal(text: string): string | null {
   const m = DECIMAL.exec(text);
   if (!m) return null;
   const [, sign, intPart = '', fracPart = '', exp] = m;
   if (intPart === '' && fracPart === '') return null;
+  // Significant digits without leading or trailing zeros (trimmed by index, not by regex: a
+  // regex such as /0+$/ is quadratic on long runs of zeros), and where the point falls.
   let digits = intPart + fracPart;
-  let point = intPart.length + (exp ? Number(exp) : 0);
+  let first = 0;
+  while (first < digits.length && digits.charCodeAt(first) === 48) first++;
+  let last = digits.length;
+  while (last > first && digits.charCodeAt(last - 1) === 48) last--;
+  if (first === last) return '0';
+  let point = intPart.length + (exp ? Number(exp) : 0) - first;
+  digits = digits.slice(first, last);
+  if (point > MAX_CANONICAL_LENGTH || digits.length - point > MAX_CANONICAL_LENGTH || digits.length > MAX_CANONICAL_LENGTH) return null;
   if (point < 0) {
     digits = '0'.repeat(-point) + digits;
     point = 0;
   }
   if (point > digits.length) digits += '0'.repeat(point - digits.length);
-  const int = digits.slice(0, point).replace(/^0+/, '') || '0';
-  const frac = digits.slice(point).replace(/0+$/, '');
+  const int = digits.slice(0, point) || '0';
+  const frac = digits.slice(point);
   const body = frac ? `${int}.${frac}` : int;
-  return sign === '-' && body !== '0' ? `-${body}` : body;
+  return sign === '-' ? `-${body}` : body;
 }
 
 /** Why a canonical decimal does not fit NUMERIC, or null when it fits. */

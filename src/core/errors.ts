@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   INVALID_CURSOR: { status: 400, retryable: false, summary: 'The pagination cursor is malformed, or belongs to a different query.' },
   TOO_MANY_MESSAGES: { status: 400, retryable: false, summary: 'A publish request carries more messages than the per-request limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, summary: 'The request body has a content type the endpoint does not accept.' },
+  HEADERS_TOO_LARGE: { status: 431, retryable: false, summary: 'The request line or headers exceed the HTTP server\'s limit (16 KiB): shorten the URL (fewer or shorter filters) or the headers.' },
+  REQUEST_TIMEOUT: { status: 408, retryable: true, summary: 'The client did not send a complete request in time; the connection is closed.' },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false, summary: 'The request body exceeds the configured body limit.' },
   UNKNOWN_STREAM: { status: 404, retryable: false, summary: 'No stream with that name is defined.' },
   ROW_NOT_FOUND: { status: 404, retryable: false, summary: 'No row with that message_id is stored in the stream.' },

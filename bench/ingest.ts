@@ -1,0 +1,162 @@
+/**
+ * Ingest benchmarks of the embedded default, each against a baseline measured in the same run:
+ *
+ * 1. durable ingest through batched HTTP publish (1,000 messages per request), against the raw
+ *    DuckDB Appender rate for the same rows (typed values appended to the same table, one flush);
+ * 2. durable ingest of one message per request (the Pub/Sub push shape) with many in flight,
+ *    against a bare Fastify route that answers a fixed body;
+ * 3. publish → queryable latency at half of the rate found in (2). The publish answer comes
+ *    after the commit (ack-after-commit), so its latency is the publish → queryable time.
+ *
+ * Usage: npm run bench -- ingest [--full]   (BENCH_PROFILE=short|full)
+ */
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { DuckDBInstance, DuckDBTimestampValue } from '@duckdb/node-api';
+import { parseJson } from '../src/core/json.js';
+import { ENVELOPE_FIELDS, loadStreams } from '../src/core/schema.js';
+import { compileValidator } from '../src/core/validate.js';
+import { DuckDBWarehouse } from '../src/warehouse/duckdb/warehouse.js';
+import { columnWriter } from '../src/warehouse/duckdb/types.js';
+import { type ChildServer, demoMessage, fmt, median, profile, report, ROOT, startChild, startTributary, tempDir } from './lib.js';
+
+const P = profile();
+const RUNS = P === 'full' ? 3 : 1;
+const APPENDER_ROWS = P === 'full' ? 1_000_000 : 200_000;
+const BATCHED_SECONDS = P === 'full' ? 120 : 10;
+const SINGLE_SECONDS = P === 'full' ? 20 : 5;
+
+/** Raw Appender rows/s: the same rows, pre-validated, appended to a table like ours, one flush. */
+async function rawAppenderRate(dir: string, run: number): Promise<number> {
+  const streams = await loadStreams(join(ROOT, 'streams'));
+  const stream = streams.get('sensor_readings');
+  const path = join(dir, `raw-${run}.duckdb`);
+  // The table is created by the warehouse itself, so the baseline writes the very same schema.
+  const w = await DuckDBWarehouse.open({ path });
+  await w.init([stream]);
+  await w.close();
+  const validate = compileValidator(stream);
+  const values = Array.from({ length: APPENDER_ROWS }, (_, i) => validate(parseJson(JSON.stringify(demoMessage(i)))));
+  const writers = stream.fields.map(columnWriter);
+  const instance = await DuckDBInstance.create(path);
+  const c = await instance.connect();
+  const started = performance.now();
+  const a = await c.createAppender('sensor_readings');
+  const base = BigInt(Date.now()) * 1000n;
+  for (let i = 0; i < values.length; i++) {
+    a.appendVarchar(String(i));
+    a.appendTimestamp(new DuckDBTimestampValue(base + BigInt(i)));
+    a.appendTimestamp(new DuckDBTimestampValue(base + BigInt(i)));
+    a.appendVarchar('{}');
+    a.appendNull();
+    const v = values[i]!;
+    for (let f = 0; f < writers.length; f++) writers[f]!(a, v[stream.fields[f]!.name] ?? null);
+    a.endRow();
+  }
+  a.flushSync();
+  a.closeSync();
+  const seconds = (performance.now() - started) / 1000;
+  c.closeSync();
+  instance.closeSync();
+  void ENVELOPE_FIELDS;
+  return APPENDER_ROWS / seconds;
+}
+
+function pubsubBody(from: number, n: number): string {
+  return JSON.stringify({ messages: Array.from({ length: n }, (_, i) => ({ data: Buffer.from(JSON.stringify(demoMessage(from + i))).toString('base64') })) });
+}
+
+/** Durable rows/s through `POST /messages` with 1,000 messages per request, `clients` in parallel. */
+async function batchedHttpRate(server: ChildServer, seconds: number, clients = 2): Promise<number> {
+  const bodies = Array.from({ length: 8 }, (_, b) => pubsubBody(b * 1000, 1000));
+  const url = `${server.url}/v1/streams/sensor_readings/messages`;
+  let stored = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      for (let k = c; performance.now() < deadline; k += clients) {
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[k % bodies.length]! });
+        const json = (await res.json()) as { counts?: { stored: number } };
+        if (res.status !== 200) throw new Error(`publish answered ${res.status}: ${JSON.stringify(json)}`);
+        stored += json.counts!.stored;
+      }
+    }),
+  );
+  return stored / ((performance.now() - started) / 1000);
+}
+
+async function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
+  const result = await autocannon(opts);
+  if (result.errors > 0 || result.non2xx > 0) throw new Error(`${opts.url}: ${result.errors} errors, ${result.non2xx} non-2xx answers`);
+  return result;
+}
+
+const SINGLE = JSON.stringify({ messages: [{ data: Buffer.from(JSON.stringify(demoMessage(1))).toString('base64') }] });
+
+async function singleRate(url: string, seconds: number): Promise<number> {
+  const r = await cannon({ url: `${url}/v1/streams/sensor_readings/messages`, method: 'POST', headers: { 'content-type': 'application/json' }, body: SINGLE, connections: 64, duration: seconds });
+  return r.requests.average;
+}
+
+async function main(): Promise<void> {
+  process.stdout.write(`# ingest benchmarks, profile ${P} (${RUNS} run${RUNS > 1 ? 's' : ''} each, medians), node ${process.version}\n`);
+  const { dir, cleanup } = await tempDir();
+  try {
+    // 1. Batched durable ingest vs the raw Appender.
+    const raw: number[] = [];
+    const batched: number[] = [];
+    let peak = 0;
+    for (let r = 0; r < RUNS; r++) {
+      raw.push(await rawAppenderRate(dir, r));
+      const server = await startTributary(join(dir, `batched-${r}`));
+      try {
+        batched.push(await batchedHttpRate(server, BATCHED_SECONDS));
+        peak = Math.max(peak, server.peakRssMiB());
+      } finally {
+        await server.stop();
+      }
+    }
+    report('baseline: raw DuckDB Appender, same rows (rows/s)', fmt(median(raw)));
+    report(`durable ingest, HTTP 1,000 msgs/request, ${BATCHED_SECONDS}s (rows/s)`, fmt(median(batched)), `peak RSS ${fmt(peak)} MiB`);
+    report('  ratio to raw Appender (target >= 0.50)', fmt(median(batched) / median(raw), 2));
+
+    // 2. One message per request vs a bare Fastify route.
+    const bare: number[] = [];
+    const single: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const b = await startChild([join(ROOT, 'dist', 'bench', 'servers', 'bare-fastify.js')]);
+      try {
+        bare.push(await singleRate(b.url, SINGLE_SECONDS));
+      } finally {
+        await b.stop();
+      }
+      const server = await startTributary(join(dir, `single-${r}`));
+      try {
+        single.push(await singleRate(server.url, SINGLE_SECONDS));
+      } finally {
+        await server.stop();
+      }
+    }
+    report('baseline: bare Fastify route, 64 connections (req/s)', fmt(median(bare)));
+    report('durable ingest, 1 message/request, 64 connections (req/s)', fmt(median(single)));
+    report('  ratio to bare Fastify (target >= 0.50)', fmt(median(single) / median(bare), 2));
+
+    // 3. Publish -> queryable latency at half the single-message maximum.
+    const rate = Math.max(1, Math.floor(median(single) / 2));
+    const server = await startTributary(join(dir, 'latency'));
+    try {
+      const r = await cannon({
+        url: `${server.url}/v1/streams/sensor_readings/messages`, method: 'POST', headers: { 'content-type': 'application/json' }, body: SINGLE,
+        connections: 64, overallRate: rate, duration: SINGLE_SECONDS * 2,
+      });
+      report(`publish -> queryable at ${fmt(rate)} msg/s: p50 / p99 / p99.9 (ms)`, `${r.latency.p50} / ${r.latency.p99} / ${r.latency.p99_9}`, 'targets: p99 <= 100, p99.9 <= 500');
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await cleanup();
+  }
+}
+
+await main();
