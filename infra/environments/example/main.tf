@@ -57,6 +57,7 @@ module "ingest" {
   environment_variables = local.function_env[each.key]
   function              = each.value.function
   delivery              = each.value.delivery
+  deletion_protection   = var.deletion_protection
   labels                = local.labels
 }
 

@@ -74,7 +74,7 @@ resource "google_storage_bucket" "source" {
   location                    = var.region
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
-  force_destroy               = false
+  force_destroy               = !var.deletion_protection
   labels                      = var.labels
 
   versioning {

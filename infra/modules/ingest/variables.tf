@@ -178,6 +178,13 @@ variable "environment_variables" {
   }
 }
 
+variable "deletion_protection" {
+  description = "Keep the source bucket from being destroyed while it holds source zips. Set false only to tear a throwaway environment down."
+  type        = bool
+  nullable    = false
+  default     = true
+}
+
 variable "labels" {
   description = "Labels applied to the function, bucket and subscription."
   type        = map(string)
