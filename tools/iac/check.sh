@@ -6,7 +6,7 @@
 #   checkov (terraform + dockerfile)             zero failed checks; skips are inline
 #   hadolint Dockerfile
 #   check-jsonschema --builtin-schema vendor.cloudbuild cloudbuild.yaml
-#   tofu validate                                tools/iac/validate.sh: every module and the
+#   tofu validate, tofu test                     tools/iac/validate.sh: every module and the
 #                 example environment, against the Google provider built from the Go module
 #                 proxy into a filesystem mirror (cold build ~6-7 min on 2 cores, then
 #                 cached; skip with --no-validate or VALIDATE=0)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `tofu validate` of every module and of the example environment, fully offline:
+# `tofu validate` of every module and of the example environment, then `tofu test`
+# where a tests/ directory exists (plans with a mocked provider), fully offline:
 # builds the hashicorp/google provider from the Go module proxy into a filesystem
 # mirror (tools/iac/bin/mirror, by tools/iac/build.sh provider; idempotent, Go caches
 # reused) and points OpenTofu at that mirror only. See tools/iac/README.md for build
@@ -33,6 +34,12 @@ for dir in "$root"/infra/modules/* "$root"/infra/environments/*; do
   echo "validate.sh: $name"
   if (cd "$dir" && tofu validate -no-color); then :; else
     echo "validate.sh: tofu validate failed in $name" >&2; status=1
+  fi
+  if [ -d "$dir/tests" ]; then
+    echo "validate.sh: tofu test in $name"
+    if (cd "$dir" && tofu test -no-color); then :; else
+      echo "validate.sh: tofu test failed in $name" >&2; status=1
+    fi
   fi
 done
 exit $status
