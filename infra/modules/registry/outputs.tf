@@ -1,6 +1,8 @@
 output "id" {
   description = "Repository ID (projects/P/locations/L/repositories/R)."
-  value       = google_artifact_registry_repository.this.id
+  # Built from arguments (known at plan time) rather than the computed `id`, so
+  # callers can use it in conditions and for_each on the first apply.
+  value = "projects/${google_artifact_registry_repository.this.project}/locations/${google_artifact_registry_repository.this.location}/repositories/${google_artifact_registry_repository.this.repository_id}"
 }
 
 output "name" {
