@@ -89,16 +89,18 @@ module "cicd" {
   }
   api_service_name = module.api.service_name
   function_names   = { for k, m in module.ingest : k => m.function_name }
+  source_buckets   = { for k, m in module.ingest : k => m.source_bucket }
   runtime_service_accounts = merge(
     { api = module.api.service_account_email },
     { for k, m in module.ingest : "${k}-runtime" => m.service_account_email },
     { for k, m in module.ingest : "${k}-build" => m.build_service_account_email },
   )
   substitutions = {
-    _ENTRY_POINT = local.runtime.entry_point
-    _STREAM      = keys(var.streams)[0]
-    _FUNCTION    = "${var.prefix}-${replace(keys(var.streams)[0], "_", "-")}-ingest"
-    _EXPOSURE    = var.api.exposure
+    _ENTRY_POINT   = local.runtime.entry_point
+    _STREAM        = keys(var.streams)[0]
+    _FUNCTION      = module.ingest[keys(var.streams)[0]].function_name
+    _SOURCE_BUCKET = module.ingest[keys(var.streams)[0]].source_bucket
+    _EXPOSURE      = var.api.exposure
   }
 }
 

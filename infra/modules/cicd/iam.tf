@@ -28,6 +28,17 @@ resource "google_cloudfunctions2_function_iam_member" "developer" {
   member         = google_service_account.this.member
 }
 
+# Upload function source zips to each ingest function's source bucket. Deploying
+# from gs:// avoids `gcloud functions deploy --source=.`, whose upload URL is a
+# project-level permission. objectCreator cannot overwrite or delete: each build
+# writes a new object named after its commit.
+resource "google_storage_bucket_iam_member" "source_uploader" {
+  for_each = var.source_buckets
+  bucket   = each.value
+  role     = "roles/storage.objectCreator"
+  member   = google_service_account.this.member
+}
+
 # Deploying a service or function that runs as a service account requires
 # iam.serviceAccounts.actAs on that account: granted per account, not on the
 # project, so the build cannot impersonate anything else.

@@ -82,6 +82,13 @@ variable "function_names" {
   default     = {}
 }
 
+variable "source_buckets" {
+  description = "Stream => source bucket of its ingest function (ingest module output source_bucket); the build uploads the function source there."
+  type        = map(string)
+  nullable    = false
+  default     = {}
+}
+
 variable "runtime_service_accounts" {
   description = "Key => email of service accounts the deployed services run as (or build with); the build may act as these only."
   type        = map(string)
