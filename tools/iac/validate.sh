@@ -37,7 +37,8 @@ for dir in "$root"/infra/modules/* "$root"/infra/environments/*; do
   fi
   if [ -d "$dir/tests" ]; then
     echo "validate.sh: tofu test in $name"
-    if (cd "$dir" && tofu test -no-color); then :; else
+    varfile=(); [ -f "$dir/terraform.tfvars.example" ] && varfile=(-var-file=terraform.tfvars.example)
+    if (cd "$dir" && tofu test -no-color "${varfile[@]}"); then :; else
       echo "validate.sh: tofu test failed in $name" >&2; status=1
     fi
   fi
