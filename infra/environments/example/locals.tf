@@ -13,6 +13,8 @@ locals {
       project = "GOOGLE_CLOUD_PROJECT"
       dataset = "TRIBUTARY_BQ_DATASET"
       stream  = "TRIBUTARY_STREAM"
+      # The API publishes to "<prefix><stream>" (the stream module's topic name).
+      topic_prefix = "TRIBUTARY_PUBSUB_TOPIC_PREFIX"
     }
     mode = "gcp"
   }
@@ -31,7 +33,9 @@ locals {
   }
 
   # The API serves every stream of the dataset; it binds 0.0.0.0 via the image.
-  api_env = merge(var.extra_env, local.common_env)
+  api_env = merge(var.extra_env, local.common_env, {
+    (local.runtime.env_names.topic_prefix) = "${var.prefix}-"
+  })
 
   # Repository layout: schemas exported by `tributary schema export --format
   # bigquery --out infra/schemas`, stream definitions in streams/.

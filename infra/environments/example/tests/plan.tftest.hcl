@@ -64,6 +64,10 @@ run "plan_defaults" {
     error_message = "the function environment does not carry the runtime contract"
   }
   assert {
+    condition     = "${local.api_env["TRIBUTARY_PUBSUB_TOPIC_PREFIX"]}sensor_readings" == module.stream["sensor_readings"].topic_name && !contains(keys(local.api_env), "TRIBUTARY_STREAM")
+    error_message = "the API's topic prefix plus a stream name must be that stream's topic"
+  }
+  assert {
     condition     = module.stream["sensor_readings"].table_id == "trib-test-project.trib_tributary.sensor_readings"
     error_message = "table id should be project.dataset.stream"
   }
