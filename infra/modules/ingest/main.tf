@@ -6,21 +6,25 @@
 # "pubsub_push" (default): why a push subscription we own instead of `event_trigger`:
 # an `event_trigger` makes Eventarc create the Pub/Sub subscription
 # ("eventarc-REGION-..."). That subscription is output-only in the Eventarc and
-# Cloud Functions APIs, so Terraform cannot give it a dead_letter_policy (see
-# hashicorp/terraform-provider-google issue 17697); `event_trigger.retry_policy`
-# only toggles retries, it has no max delivery attempts and no dead-letter
-# topic. Patching the Eventarc-owned subscription with gcloud would be drift
-# outside Terraform. Google documents the "direct Pub/Sub trigger" (a push
-# subscription we own) as the recommended way to invoke a function from
-# Pub/Sub, so this module deploys an HTTP function and a push subscription with
+# Cloud Functions APIs, so Terraform cannot give it a dead_letter_policy (open
+# provider requests: hashicorp/terraform-provider-google issues 17697 and
+# 25069); `event_trigger.retry_policy` only toggles retries, it has no max
+# delivery attempts and no dead-letter topic. Patching the Eventarc-owned
+# subscription with gcloud would be drift outside Terraform. So this module
+# deploys the function without a trigger and a push subscription we own, with
 # OIDC authentication, a dead_letter_policy (max_delivery_attempts) and a
-# retry_policy (exponential backoff). The function is still a CloudEvent
-# function: the Functions Framework turns a raw push body
-# {"message": {...}, "subscription": "..."} into the same
-# google.cloud.pubsub.topic.v1.messagePublished CloudEvent Eventarc sends,
-# taking the topic from the request path, which is why the push endpoint ends
-# in /projects/P/topics/T. A 2xx response acks; any other status nacks and the
-# message is retried with backoff, then dead-lettered.
+# retry_policy (exponential backoff). The function can stay a CloudEvent
+# function: the Functions Framework marshals a raw push body
+# {"message": {...}, "subscription": "..."} into a Pub/Sub event (then a
+# CloudEvent), taking the topic from the request path, which is why the push
+# endpoint ends in /projects/P/topics/T. Caveats of that marshalling
+# (functions-framework-nodejs src/pubsub_middleware.ts): it keeps data and
+# attributes, messageId and publishTime as the event's id and time, but drops
+# orderingKey and the subscription name, and a message
+# without data is not recognised (the request fails, is retried, then
+# dead-lettered). An HTTP entry point reading the push body directly avoids
+# both; see docs/deploy.md, Delivery modes. A 2xx response acks; any other
+# status nacks and the message is retried with backoff, then dead-lettered.
 #
 # "eventarc": an Eventarc Pub/Sub `event_trigger` with retry_policy
 # RETRY_POLICY_RETRY. Retries then last up to the topic's retention (no max
