@@ -42,6 +42,7 @@ export async function createEmbeddedRuntime(config: Config, hooks: RuntimeHooks 
     path: databasePath(config),
     memoryLimit: config.duckdbMemoryLimit,
     threads: config.duckdbThreads,
+    queryTimeoutMs: config.queryTimeoutMs,
   });
   try {
     await warehouse.init(registry.all());

@@ -36,10 +36,10 @@ export async function streamsDir(base: string): Promise<string> {
   return dir;
 }
 
-/** A config for tests: ephemeral port, data under `base`, quiet logs. */
+/** A config for tests: ephemeral port, data under `base`, quiet logs, no rate limit (a test that wants one passes its flags). */
 export async function testConfig(base: string, flags: string[] = []): Promise<Config> {
   const streams = await streamsDir(base);
-  return parseConfig(['--port', '0', '--data-dir', join(base, 'data'), '--streams-dir', streams, '--log-level', 'silent', ...flags], {}).config;
+  return parseConfig(['--port', '0', '--data-dir', join(base, 'data'), '--streams-dir', streams, '--log-level', 'silent', '--rate-limit-requests', '0', ...flags], {}).config;
 }
 
 /** A real server (real socket) on an ephemeral port, plus cleanup of everything. */

@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODES, type ErrorCode, TributaryError } from '../core/errors.js';
+import { WarehouseError } from '../core/ports.js';
 
 /**
  * The one JSON error shape of the API:
@@ -40,6 +41,14 @@ export const errorBodySchema = {
 
 /** Maps Fastify's own errors (body parsing, validation, limits) to our codes. */
 function fromFastify(err: FastifyError): TributaryError | undefined {
+  if (err.validation && (err.validationContext === 'querystring' || err.validationContext === 'params')) {
+    const first = err.validation[0];
+    const parameter = first?.instancePath.replace(/^\//, '') || String((first?.params as { missingProperty?: string } | undefined)?.missingProperty ?? '');
+    return new TributaryError('INVALID_PARAMETER', `${parameter ? `${parameter}: ` : ''}${first?.message ?? err.message}`, {
+      ...(parameter ? { parameter } : {}),
+      validation: err.validation.map((v) => ({ path: v.instancePath, message: v.message })),
+    });
+  }
   if (err.validation) {
     return new TributaryError('INVALID_REQUEST', err.message, { validation: err.validation.map((v) => ({ path: v.instancePath, message: v.message })) });
   }
@@ -58,6 +67,17 @@ function fromFastify(err: FastifyError): TributaryError | undefined {
       }
       return undefined;
   }
+}
+
+/**
+ * A warehouse failure while serving a request: transient ones (unreachable, locked) are 503
+ * WAREHOUSE_UNAVAILABLE; permanent ones mean the engine refused the query for the data it met
+ * (a sum out of range), QUERY_REJECTED. The engine's message stays in the log.
+ */
+function fromWarehouse(err: WarehouseError): TributaryError {
+  return err.transient
+    ? new TributaryError('WAREHOUSE_UNAVAILABLE', 'the warehouse could not be read just now; retry with backoff', undefined, { cause: err })
+    : new TributaryError('QUERY_REJECTED', 'the warehouse refused this query for the data it met (for example a sum out of range); narrow the query', undefined, { cause: err });
 }
 
 /** Sends a {@link TributaryError} in the standard shape. */
@@ -85,7 +105,7 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): 
 /** Installs the error and not-found handlers: every 4xx/5xx leaves in the standard shape. */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    const known = err instanceof TributaryError ? err : fromFastify(err);
+    const known = err instanceof TributaryError ? err : err instanceof WarehouseError ? fromWarehouse(err) : fromFastify(err);
     if (known) {
       if (known.status >= 500) request.log.error({ err, code: known.code }, known.message);
       return sendError(reply, request, known);

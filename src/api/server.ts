@@ -7,6 +7,24 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../core/config.js';
 import { createEmbeddedRuntime, type Runtime } from '../runtime.js';
 import { buildApp } from './app.js';
+import { checkExposure, loadKeys } from './auth.js';
+import { Metrics } from './metrics.js';
+
+/** Cloud Logging severities of pino's levels. */
+const SEVERITY: Record<string, string> = { trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', warn: 'WARNING', error: 'ERROR', fatal: 'CRITICAL' };
+
+/**
+ * pino options for structured JSON logs that Cloud Logging understands: `severity`, `message`,
+ * an RFC 3339 `time`; request lines carry `reqId` (and the trace, see app.ts).
+ */
+export function loggerOptions(config: Config) {
+  return {
+    level: config.logLevel,
+    messageKey: 'message',
+    formatters: { level: (label: string) => ({ severity: SEVERITY[label] ?? 'DEFAULT', level: label }) },
+    timestamp: () => `,"time":"${new Date().toISOString()}"`,
+  };
+}
 
 export interface RunningServer {
   readonly app: FastifyInstance;
@@ -19,14 +37,19 @@ export interface RunningServer {
 
 /** Starts the embedded default: runtime + API listening on the configured host and port. */
 export async function startServer(config: Config, options: { logger?: boolean } = {}): Promise<RunningServer> {
-  const logger = options.logger === false ? false : { level: config.logLevel };
+  const logger = options.logger === false ? false : loggerOptions(config);
+  // Refuse an exposed, unauthenticated server before opening anything.
+  const keys = await loadKeys(config);
+  checkExposure(config, keys);
+  const metrics = new Metrics();
   let app: FastifyInstance | undefined;
   const runtime = await createEmbeddedRuntime(config, {
+    onBatch: metrics.onBatch,
     onWriteError: (stream, err, willRetry) =>
       app?.log.warn({ err, stream, willRetry }, willRetry ? 'warehouse write failed; retrying' : 'warehouse write failed; giving up'),
   });
   try {
-    app = await buildApp({ ...runtime, logger });
+    app = await buildApp({ ...runtime, keys, metrics, logger });
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await app?.close();

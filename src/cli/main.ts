@@ -12,6 +12,7 @@ import { isTributaryError } from '../core/errors.js';
 import { bigQueryDeadLetterSchema, bigQueryTableSchema, messageJsonSchema } from '../core/export.js';
 import { WarehouseError } from '../core/ports.js';
 import { loadStreams } from '../core/schema.js';
+import { createKey } from '../api/auth.js';
 import { startServer } from '../api/server.js';
 
 const USAGE = `tributary: ingest messages, store them, serve them over HTTP
@@ -23,15 +24,21 @@ Usage:
                                            publish NDJSON messages (one JSON object per line)
   tributary query <stream> [--url URL] [--from T] [--to T] [--limit N] [--order asc|desc]
                            [--where field=value ...] [--all]
-                                           print stored rows as NDJSON
+                                           print stored rows as NDJSON; --where takes the API's
+                                           filters: seq__gte=10, device_id__in=a,b, ok__isnull=true
   tributary schema export [stream ...] [--format bigquery|json-schema] [--out DIR] [--streams-dir DIR]
                                            print or write the schemas derived from stream definitions
+  tributary keys create <id> <scope> [<scope> ...]
+                                           make an API key: prints the key (give it to the client)
+                                           and the hashed entry for the keys file (see docs/auth.md);
+                                           scopes: admin, read:<stream>, read:*, write:<stream>, write:*
   tributary help
 
 Settings (flag, environment variable, default):
 ${settingsHelp()}
 
---url defaults to $TRIBUTARY_URL or http://127.0.0.1:8080.
+--url defaults to $TRIBUTARY_URL or http://127.0.0.1:8080. publish and query send the API key
+in $TRIBUTARY_API_KEY, if set.
 `;
 
 /** Runs the CLI; resolves with the exit code. */
@@ -48,6 +55,8 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
         return await query(rest, env);
       case 'schema':
         return await schema(rest, env);
+      case 'keys':
+        return keys(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -135,6 +144,31 @@ function clientFlags(argv: readonly string[], known: readonly string[], booleans
   return { flags, positionals };
 }
 
+function authHeader(key: string | undefined): Record<string, string> {
+  return key ? { authorization: `Bearer ${key}` } : {};
+}
+
+/** `tributary keys create <id> <scope>...`: a new key and its hashed keys-file entry. */
+function keys(argv: readonly string[]): number {
+  const [sub, id, ...scopes] = argv;
+  if (sub !== 'create' || !id || scopes.length === 0) {
+    process.stderr.write('usage: tributary keys create <id> <scope> [<scope> ...]   (scopes: admin, read:<stream>, read:*, write:<stream>, write:*)\n');
+    return 2;
+  }
+  try {
+    const { token, entry } = createKey(id, scopes);
+    process.stdout.write(`${JSON.stringify({ key: token, entry })}\n`);
+    process.stderr.write(`Give the client the key (shown once). Add the entry to the "keys" list of the keys file (--api-keys-file).\n`);
+    return 0;
+  } catch (err) {
+    if (isTributaryError(err)) {
+      process.stderr.write(`tributary: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
 class UsageError extends Error {}
 function usageError(message: string): UsageError {
   return new UsageError(message);
@@ -150,12 +184,12 @@ interface PublishResponse {
   results: { messageId: string; status: string; reason?: string; detail?: string }[];
 }
 
-async function postWithRetry(url: string, body: string): Promise<PublishResponse> {
+async function postWithRetry(url: string, body: string, apiKey: string | undefined): Promise<PublishResponse> {
   let delay = 200;
   for (let attempt = 1; ; attempt++) {
     let res: Response | undefined;
     try {
-      res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeader(apiKey) }, body });
     } catch (err) {
       if (attempt >= 8) throw new Error(`cannot reach ${url}: ${(err as Error).message} (is \`tributary dev\` running?)`);
     }
@@ -201,7 +235,7 @@ async function publish(argv: readonly string[], env: Readonly<Record<string, str
   let lineNo = 0;
   const flush = async () => {
     if (batch.length === 0) return;
-    const res = await postWithRetry(url, JSON.stringify({ messages: batch }));
+    const res = await postWithRetry(url, JSON.stringify({ messages: batch }), env.TRIBUTARY_API_KEY);
     totals.published! += batch.length;
     for (const [k, v] of Object.entries(res.counts)) totals[k] = (totals[k] ?? 0) + v;
     for (const r of res.results) {
@@ -255,7 +289,7 @@ async function query(argv: readonly string[], env: Readonly<Record<string, strin
   while (next) {
     let res: Response;
     try {
-      res = await fetch(base + next);
+      res = await fetch(base + next, { headers: authHeader(env.TRIBUTARY_API_KEY) });
     } catch (err) {
       process.stderr.write(`tributary query: cannot reach ${base}: ${(err as Error).message}\n`);
       return 1;

@@ -1,6 +1,9 @@
 import { resolve } from 'node:path';
 import { TributaryError } from './errors.js';
 
+/** Requests per window when --rate-limit-requests is not given and the server is exposed. */
+export const DEFAULT_RATE_LIMIT = 1200;
+
 /** Log levels, as pino names them. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -40,6 +43,33 @@ export interface Config {
   /** DuckDB threads, or undefined for one per core. */
   readonly duckdbThreads: number | undefined;
   readonly logLevel: LogLevel;
+  /** Reads running longer are stopped with QUERY_TIMEOUT, in milliseconds; 0 for no limit. */
+  readonly queryTimeoutMs: number;
+  /** Most rows one aggregate may return (groups times time buckets). */
+  readonly maxAggregateRows: number;
+  /** Largest limit of a streamed (NDJSON or CSV) rows answer. */
+  readonly maxExportRows: number;
+  /** Longest publish_time range of a rows or aggregate query, in days; 0 for no limit. */
+  readonly maxTimeRangeDays: number;
+  /** Most dead letters one replay request replays. */
+  readonly maxReplay: number;
+  /** JSON file of hashed API keys (see docs/auth.md), or undefined. */
+  readonly apiKeysFile: string | undefined;
+  /** Hashed API keys inline, in the keys file's JSON form, or undefined. */
+  readonly apiKeys: string | undefined;
+  /** Allows serving without API keys on a non-loopback address. */
+  readonly allowUnauthenticated: boolean;
+  /**
+   * Requests per key (or per IP without a key) per window; 0 disables rate limiting; undefined
+   * for the default: {@link DEFAULT_RATE_LIMIT} on a non-loopback address, off on loopback.
+   */
+  readonly rateLimitRequests: number | undefined;
+  /** Length of the rate-limit window, in seconds. */
+  readonly rateLimitWindowSeconds: number;
+  /** How long after its end a time range is considered closed (cacheable), in seconds. */
+  readonly closedRangeGraceSeconds: number;
+  /** Google Cloud project for trace ids in logs, or undefined. */
+  readonly traceProject: string | undefined;
 }
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
@@ -76,6 +106,13 @@ function text(raw: string): Parsed<string> {
   return raw.trim() ? { ok: true, value: raw.trim() } : { ok: false, problem: 'must not be empty' };
 }
 
+function bool(raw: string): Parsed<boolean> {
+  const v = raw.trim().toLowerCase();
+  if (['true', '1', 'yes'].includes(v)) return { ok: true, value: true };
+  if (['false', '0', 'no'].includes(v)) return { ok: true, value: false };
+  return { ok: false, problem: `expected true or false, got "${raw}"` };
+}
+
 function optional<T>(p: (raw: string) => Parsed<T>) {
   return (raw: string): Parsed<T | undefined> => (raw.trim() === '' ? { ok: true, value: undefined } : p(raw));
 }
@@ -100,6 +137,18 @@ export const SETTINGS = [
     key: 'logLevel', flag: '--log-level', env: ['TRIBUTARY_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', doc: `Log level: ${LOG_LEVELS.join(', ')}.`,
     parse: (raw: string): Parsed<LogLevel> => (LOG_LEVELS as readonly string[]).includes(raw) ? { ok: true, value: raw as LogLevel } : { ok: false, problem: `expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"` },
   },
+  { key: 'queryTimeoutMs', flag: '--query-timeout-ms', env: ['TRIBUTARY_QUERY_TIMEOUT_MS'], default: 30_000, doc: 'Reads running longer are stopped and answered 504 QUERY_TIMEOUT, in milliseconds; 0 for no limit.', parse: int(0, 3_600_000) },
+  { key: 'maxAggregateRows', flag: '--max-aggregate-rows', env: ['TRIBUTARY_MAX_AGGREGATE_ROWS'], default: 10_000, doc: 'Most rows one aggregate may return (groups times time buckets, empty buckets included); more is 400 RESULT_TOO_LARGE.', parse: int(1, 1_000_000) },
+  { key: 'maxExportRows', flag: '--max-export-rows', env: ['TRIBUTARY_MAX_EXPORT_ROWS'], default: 100_000, doc: 'Largest limit of a rows answer in NDJSON or CSV, which is streamed in chunks of --max-page-size rows.', parse: int(1, 100_000_000) },
+  { key: 'maxTimeRangeDays', flag: '--max-time-range-days', env: ['TRIBUTARY_MAX_TIME_RANGE_DAYS'], default: 0, doc: 'Longest publish_time range a rows or aggregate query may cover, in days; such queries must give from. 0 for no limit (the embedded default); set it where the warehouse bills by bytes scanned.', parse: int(0, 36_500) },
+  { key: 'maxReplay', flag: '--max-replay', env: ['TRIBUTARY_MAX_REPLAY'], default: 10_000, doc: 'Most dead letters one replay request replays; the answer says whether more remain.', parse: int(1, 1_000_000) },
+  { key: 'apiKeysFile', flag: '--api-keys-file', env: ['TRIBUTARY_API_KEYS_FILE'], default: undefined, doc: 'JSON file of hashed API keys (tributary keys create writes entries for it). See docs/auth.md.', parse: optional(text) },
+  { key: 'apiKeys', flag: '--api-keys', env: ['TRIBUTARY_API_KEYS'], default: undefined, doc: 'Hashed API keys inline, in the keys file\'s JSON form (for a secret mounted as an environment variable).', parse: optional(text) },
+  { key: 'allowUnauthenticated', flag: '--allow-unauthenticated', env: ['TRIBUTARY_ALLOW_UNAUTHENTICATED'], default: false, doc: 'Serve without API keys on a non-loopback address (for example behind Cloud Run IAM). Without it, such a start is refused.', parse: bool },
+  { key: 'rateLimitRequests', flag: '--rate-limit-requests', env: ['TRIBUTARY_RATE_LIMIT_REQUESTS'], default: undefined, doc: 'Requests allowed per API key (or per client IP without a key) per window; 0 disables rate limiting. Default: 1200 when --host is not a loopback address, off on loopback (only local processes can connect).', parse: optional(int(0, 10_000_000)) },
+  { key: 'rateLimitWindowSeconds', flag: '--rate-limit-window-seconds', env: ['TRIBUTARY_RATE_LIMIT_WINDOW_SECONDS'], default: 60, doc: 'Length of the rate-limit window, in seconds.', parse: int(1, 86_400) },
+  { key: 'closedRangeGraceSeconds', flag: '--closed-range-grace-seconds', env: ['TRIBUTARY_CLOSED_RANGE_GRACE_SECONDS'], default: 300, doc: 'A query whose `to` is at least this many seconds in the past is a closed range: answered with ETag and a long Cache-Control.', parse: int(0, 31_536_000) },
+  { key: 'traceProject', flag: '--trace-project', env: ['TRIBUTARY_TRACE_PROJECT', 'GOOGLE_CLOUD_PROJECT'], default: undefined, doc: 'Google Cloud project id used to write request traces (X-Cloud-Trace-Context) into log lines as projects/<id>/traces/<trace>.', parse: optional(text) },
 ] as const satisfies readonly Setting<keyof Config>[];
 
 /** The result of parsing argv: the config and the arguments that were not flags. */

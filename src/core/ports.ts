@@ -36,13 +36,27 @@ export class WarehouseError extends Error {
   }
 }
 
-/** One filter on a field of the stream (or an envelope column). */
-export interface Filter {
+/** Filter operators; which apply to which field type is decided in `src/api/query.ts`. */
+export type FilterOp = 'eq' | 'in' | 'gt' | 'gte' | 'lt' | 'lte' | 'prefix' | 'is_null' | 'not_null';
+
+/**
+ * One filter on a field of the stream, an envelope column, or one attribute. Values are
+ * already parsed to the field's stored representation (attribute values are strings), so
+ * adapters only bind them as parameters.
+ */
+export type Filter = FilterTarget &
+  (
+    | { readonly op: 'eq' | 'gt' | 'gte' | 'lt' | 'lte' | 'prefix'; readonly value: StoredValue }
+    | { readonly op: 'in'; readonly values: readonly StoredValue[] }
+    | { readonly op: 'is_null' | 'not_null' }
+  );
+
+/** What a filter applies to. */
+export interface FilterTarget {
   /** The field and its parents, outermost first (`location.site` is [location, site]). */
   readonly chain: readonly FieldDef[];
-  readonly op: 'eq';
-  /** Already parsed to the field's stored representation. */
-  readonly value: StoredValue;
+  /** Set when the filter is on one attribute: chain is then [attributes] and values are strings. */
+  readonly attribute?: string;
 }
 
 /** A position in (publish_time, message_id) order: the last row of the previous page. */
@@ -62,6 +76,70 @@ export interface RowQuery {
   /** Rows strictly after this position in the chosen order. */
   readonly after?: Keyset;
   readonly limit: number;
+  /**
+   * Top-level columns to return (envelope or stream fields); undefined for all. Adapters always
+   * return message_id and publish_time as well (the API needs them for cursors).
+   */
+  readonly fields?: readonly string[];
+}
+
+/** An aggregate function. Percentiles are approximate where the engine approximates. */
+export type MetricFn = 'count' | 'count_distinct' | 'sum' | 'avg' | 'min' | 'max' | 'percentile';
+
+/** One metric of an aggregate query. */
+export interface Metric {
+  /** Column name in the result, e.g. `count`, `avg_temperature_c`, `p95_temperature_c`. */
+  readonly name: string;
+  readonly fn: MetricFn;
+  /** The field (chain as in {@link FilterTarget}); absent for `count`. */
+  readonly chain?: readonly FieldDef[];
+  /** For `percentile`: the fraction, from 0 to 1. */
+  readonly fraction?: number;
+}
+
+/** An aggregate query, already validated against the stream. */
+export interface AggregateQuery {
+  readonly from?: bigint;
+  readonly to?: bigint;
+  readonly filters: readonly Filter[];
+  readonly metrics: readonly Metric[];
+  /** Time bucket width in microseconds on publish_time, aligned to the Unix epoch; undefined for none. */
+  readonly intervalMicros?: bigint;
+  /** Up to 3 grouping fields (chains of scalar fields). */
+  readonly groupBy: readonly (readonly FieldDef[])[];
+  /** Most result rows; the adapter returns at most limit + 1 so that the caller sees an overflow. */
+  readonly limit: number;
+}
+
+/**
+ * One aggregate result row: `time` (bucket start, RFC 3339) when bucketed, each group field by
+ * its dotted path, each metric by its name, all in the API's JSON form.
+ */
+export type AggregateRow = Record<string, unknown>;
+
+/** Time window of {@link Warehouse.windowStats}. */
+export interface StatsWindow {
+  readonly from: bigint;
+  readonly to: bigint;
+}
+
+/** Counters of a stream over a window of publish_time. */
+export interface WindowStats {
+  readonly rowCount: number;
+  readonly deadLettersByReason: Readonly<Record<string, number>>;
+  /** publish_time → ingest_time lag in milliseconds over the window's rows; null when there is none. */
+  readonly freshnessMs: { readonly p50: number; readonly p95: number; readonly p99: number; readonly max: number } | null;
+}
+
+/** A dead letter with its raw bytes, as replay needs it. */
+export interface RawDeadLetter {
+  readonly messageId: string;
+  readonly publishTime: bigint;
+  readonly reason: string;
+  readonly payload: Uint8Array;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly orderingKey: string | null;
+  readonly replayCount: number;
 }
 
 /** A row as the API returns it: JSON-safe (INT64 and NUMERIC as strings, timestamps RFC 3339). */
@@ -120,6 +198,19 @@ export interface Warehouse {
   /** One page of dead letters, newest publish_time first. */
   queryDeadLetters(stream: StreamDef, query: DeadLetterQuery): Promise<ApiDeadLetter[]>;
   stats(stream: StreamDef): Promise<StreamStats>;
+  /** Row count, dead letters by reason and freshness over a publish_time window. */
+  windowStats(stream: StreamDef, window: StatsWindow): Promise<WindowStats>;
+  /**
+   * Aggregate rows ordered by time bucket then by group values. Only buckets and groups that
+   * have rows; the caller fills empty buckets. Returns at most `limit + 1` rows.
+   */
+  aggregate(stream: StreamDef, query: AggregateQuery): Promise<AggregateRow[]>;
+  /** One dead letter by message_id, or undefined. */
+  getDeadLetter(stream: StreamDef, messageId: string): Promise<ApiDeadLetter | undefined>;
+  /** Dead letters with their raw payloads, by message_id (missing ids are skipped). */
+  getRawDeadLetters(stream: StreamDef, messageIds: readonly string[]): Promise<RawDeadLetter[]>;
+  /** Removes dead letters (after a successful replay); returns how many were removed. */
+  deleteDeadLetters(stream: StreamDef, messageIds: readonly string[]): Promise<number>;
   /** Resolves when the warehouse answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;

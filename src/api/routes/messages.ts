@@ -2,6 +2,33 @@ import type { FastifyPluginAsync } from 'fastify';
 import { TributaryError } from '../../core/errors.js';
 import type { PublishMessage } from '../../core/ports.js';
 import { parseJsonPublishBody, parseNdjsonPublishBody } from '../publish.js';
+import { errorResponses, publishResultSchema, streamParams } from '../schemas.js';
+
+/** The JSON publish body, for the OpenAPI description (parsed by hand, losslessly). */
+const publishJsonBody = {
+  oneOf: [
+    {
+      type: 'object',
+      required: ['messages'],
+      properties: {
+        messages: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              data: { type: 'string', description: 'Base64 payload.' },
+              attributes: { type: 'object', additionalProperties: { type: 'string' } },
+              orderingKey: { type: 'string' },
+              messageId: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+    { type: 'object', description: 'One message as a plain JSON object.' },
+    { type: 'array', items: { type: 'object' }, description: 'Messages as plain JSON objects.' },
+  ],
+};
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -18,7 +45,19 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(['application/json', 'application/x-ndjson', 'application/ndjson', 'application/jsonl'], { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  app.post<{ Params: { stream: string }; Body: Buffer }>('/streams/:stream/messages', async (req) => {
+  app.post<{ Params: { stream: string }; Body: Buffer }>('/streams/:stream/messages', {
+    config: { scope: 'write' },
+    schema: {
+      summary: 'Publish messages to the stream',
+      tags: ['messages'],
+      params: streamParams,
+      'x-body': {
+        'application/json': { schema: publishJsonBody },
+        'application/x-ndjson': { schema: { type: 'string', description: 'One JSON message per line.' } },
+      },
+      response: { 200: publishResultSchema, ...errorResponses },
+    },
+  }, async (req) => {
     const stream = registry.get(req.params.stream);
     const body = req.body;
     if (!Buffer.isBuffer(body)) throw new TributaryError('INVALID_REQUEST', 'the request has no body; send application/json or application/x-ndjson');

@@ -5,14 +5,20 @@ import {
   type DuckDBBlobValue,
   type DuckDBConnection,
   DuckDBInstance,
+  DuckDBListValue,
   DuckDBTimestampValue,
   type DuckDBValue,
 } from '@duckdb/node-api';
 import { TributaryError } from '../../core/errors.js';
 import { DEAD_LETTER_FIELDS } from '../../core/export.js';
 import type {
+  AggregateQuery,
+  AggregateRow,
   ApiDeadLetter,
   ApiRow,
+  RawDeadLetter,
+  StatsWindow,
+  WindowStats,
   DeadLetterQuery,
   Filter,
   Keyset,
@@ -25,7 +31,7 @@ import type {
 import { WarehouseError } from '../../core/ports.js';
 import { ENVELOPE_FIELDS, type FieldDef, type StreamDef } from '../../core/schema.js';
 import { formatTimestamp } from '../../core/time.js';
-import { type ColumnWriter, columnSql, columnWriter, ident, type ResultReader, resultReader, scalarToDuckDB } from './types.js';
+import { type ColumnWriter, columnSql, ident, type ResultReader, resultReader, scalarToDuckDB, stageColumnSql, stageSelectSql, stageWriter } from './types.js';
 
 /** Settings of the DuckDB adapter. */
 export interface DuckDBOptions {
@@ -37,6 +43,8 @@ export interface DuckDBOptions {
   readonly threads?: number;
   /** Connections for reads (writes have their own). */
   readonly readConnections?: number;
+  /** Reads running longer are interrupted with QUERY_TIMEOUT; 0 or undefined for no limit. */
+  readonly queryTimeoutMs?: number;
 }
 
 interface CompiledStream {
@@ -47,6 +55,8 @@ interface CompiledStream {
   readonly dlStage: string;
   readonly columns: readonly FieldDef[];
   readonly columnList: string;
+  /** The staged columns as the table's types (nested ones cast from JSON). */
+  readonly stageSelect: string;
   readonly writers: readonly ColumnWriter[];
   readonly readers: readonly ResultReader[];
 }
@@ -126,6 +136,7 @@ export class DuckDBWarehouse implements Warehouse {
     private readonly instance: DuckDBInstance,
     private readonly writer: DuckDBConnection,
     private readonly readers: ConnectionPool,
+    private readonly options: DuckDBOptions,
   ) {}
 
   /** Opens (creating if needed) the database file. */
@@ -147,7 +158,7 @@ export class DuckDBWarehouse implements Warehouse {
     const writer = await instance.connect();
     const readers: DuckDBConnection[] = [];
     for (let i = 0; i < (options.readConnections ?? 2); i++) readers.push(await instance.connect());
-    return new DuckDBWarehouse(instance, writer, new ConnectionPool(readers));
+    return new DuckDBWarehouse(instance, writer, new ConnectionPool(readers), options);
   }
 
   async init(streams: readonly StreamDef[]): Promise<void> {
@@ -168,7 +179,7 @@ export class DuckDBWarehouse implements Warehouse {
     await w.run(`CREATE TABLE IF NOT EXISTS ${table} (${columnDdl.join(', ')})`);
     await this.migrate(def, columns);
     await w.run(`CREATE TABLE IF NOT EXISTS ${dlTable} (${DL_COLUMNS.map((c) => `${ident(c)} ${DL_COLUMN_SQL[c]}`).join(', ')})`);
-    await w.run(`CREATE OR REPLACE TEMP TABLE ${ident(`stage_${def.name}`)} (${columns.map((f) => `${ident(f.name)} ${columnSql(f)}`).join(', ')})`);
+    await w.run(`CREATE OR REPLACE TEMP TABLE ${ident(`stage_${def.name}`)} (${columns.map((f) => `${ident(f.name)} ${stageColumnSql(f)}`).join(', ')})`);
     await w.run(`CREATE OR REPLACE TEMP TABLE ${ident(`stage_${def.name}_dead_letters`)} AS SELECT * FROM ${dlTable} LIMIT 0`);
     this.streams.set(def.name, {
       def,
@@ -178,7 +189,8 @@ export class DuckDBWarehouse implements Warehouse {
       dlStage,
       columns,
       columnList: columns.map((f) => ident(f.name)).join(', '),
-      writers: columns.map(columnWriter),
+      stageSelect: columns.map(stageSelectSql).join(', '),
+      writers: columns.map(stageWriter),
       readers: columns.map(resultReader),
     });
   }
@@ -253,7 +265,7 @@ export class DuckDBWarehouse implements Warehouse {
         }
         const inserted = new Set<string>();
         if (batch.rows.length > 0) {
-          const r = await w.runAndReadAll(`INSERT OR IGNORE INTO ${s.table} (${s.columnList}) SELECT ${s.columnList} FROM ${s.stage} RETURNING message_id`);
+          const r = await w.runAndReadAll(`INSERT OR IGNORE INTO ${s.table} (${s.columnList}) SELECT ${s.stageSelect} FROM ${s.stage} RETURNING message_id`);
           for (const [id] of r.getRows()) inserted.add(id as string);
         }
         if (batch.deadLetters.length > 0) {
@@ -325,11 +337,31 @@ export class DuckDBWarehouse implements Warehouse {
 
   private async read(sql: string, params: DuckDBValue[]): Promise<DuckDBValue[][]> {
     if (this.closed) throw new WarehouseError('the warehouse is closed', true);
+    const timeoutMs = this.options.queryTimeoutMs;
+    let timedOut = false;
     try {
-      return await this.readers.use(async (c) => (await c.runAndReadAll(sql, params)).getRows());
+      return await this.readers.use(async (c) => {
+        const timer = timeoutMs ? setTimeout(() => {
+          timedOut = true;
+          c.interrupt();
+        }, timeoutMs) : undefined;
+        try {
+          return (await c.runAndReadAll(sql, params)).getRows();
+        } finally {
+          clearTimeout(timer);
+        }
+      });
     } catch (err) {
+      if (timedOut) {
+        throw new TributaryError('QUERY_TIMEOUT', `the query ran longer than ${timeoutMs} ms and was stopped; narrow the time range or the filters`, { timeoutMs }, { cause: err });
+      }
       throw classify(err, 'query');
     }
+  }
+
+  /** Runs a read query; for tests of the timeout. @internal */
+  async readForTest(sql: string): Promise<DuckDBValue[][]> {
+    return this.read(sql, []);
   }
 
   private toApiRow(s: CompiledStream, values: readonly DuckDBValue[]): ApiRow {
@@ -348,12 +380,154 @@ export class DuckDBWarehouse implements Warehouse {
     const where = timeAndKeyset(q.from, q.to, q.after, q.order, p);
     for (const f of q.filters) where.push(filterSql(f, p));
     const dir = q.order === 'asc' ? 'ASC' : 'DESC';
+    const wanted = q.fields ? new Set([...q.fields, 'message_id', 'publish_time']) : undefined;
+    const idx = s.columns.map((_, i) => i).filter((i) => !wanted || wanted.has(s.columns[i]!.name));
     const sql =
-      `SELECT ${s.columnList} FROM ${s.table}` +
+      `SELECT ${idx.map((i) => ident(s.columns[i]!.name)).join(', ')} FROM ${s.table}` +
       (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
       ` ORDER BY publish_time ${dir}, message_id ${dir} LIMIT ${p(BigInt(q.limit))}`;
     const rows = await this.read(sql, params);
-    return rows.map((r) => this.toApiRow(s, r));
+    return rows.map((r) => {
+      const row: ApiRow = {};
+      idx.forEach((ci, j) => (row[s.columns[ci]!.name] = s.readers[ci]!(r[j] ?? null)));
+      return row;
+    });
+  }
+
+  async aggregate(def: StreamDef, q: AggregateQuery): Promise<AggregateRow[]> {
+    const s = this.compiled(def);
+    const params: DuckDBValue[] = [];
+    const p = (v: DuckDBValue) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    const select: string[] = [];
+    const readers: [string, ResultReader][] = [];
+    if (q.intervalMicros !== undefined) {
+      const n = p(q.intervalMicros);
+      select.push(`make_timestamp(((epoch_us(publish_time) // ${n}) * ${n})::BIGINT)`);
+      readers.push(['time', (v) => (v === null ? null : formatTimestamp((v as DuckDBTimestampValue).micros))]);
+    }
+    for (const g of q.groupBy) {
+      select.push(fieldExpr(g));
+      readers.push([g.map((f) => f.name).join('.'), resultReader(g[g.length - 1]!)]);
+    }
+    const keys = select.length;
+    for (const m of q.metrics) {
+      const leaf = m.chain?.[m.chain.length - 1];
+      const expr = m.chain ? fieldExpr(m.chain) : '';
+      switch (m.fn) {
+        case 'count':
+          select.push('count(*)');
+          readers.push([m.name, (v) => Number(v as bigint)]);
+          break;
+        case 'count_distinct':
+          select.push(`count(DISTINCT ${expr})`);
+          readers.push([m.name, (v) => Number(v as bigint)]);
+          break;
+        case 'sum':
+          if (leaf!.type === 'INT64') {
+            select.push(`sum(${expr})`);
+            readers.push([m.name, (v) => (v === null ? null : String(v as bigint))]);
+          } else {
+            select.push(`sum(${expr})`);
+            readers.push([m.name, resultReader({ ...leaf!, mode: 'NULLABLE' })]);
+          }
+          break;
+        case 'avg':
+          select.push(`avg(${expr})::DOUBLE`);
+          readers.push([m.name, (v) => v]);
+          break;
+        case 'min':
+        case 'max':
+          select.push(`${m.fn}(${expr})`);
+          readers.push([m.name, resultReader({ ...leaf!, mode: 'NULLABLE' })]);
+          break;
+        case 'percentile':
+          // Exact (linear interpolation) on DuckDB; BigQuery approximates.
+          select.push(`quantile_cont((${expr})::DOUBLE, ${p(m.fraction!)})`);
+          readers.push([m.name, (v) => v]);
+          break;
+      }
+    }
+    const where = timeAndKeyset(q.from, q.to, undefined, 'asc', p);
+    for (const f of q.filters) where.push(filterSql(f, p));
+    const positions = Array.from({ length: keys }, (_, i) => String(i + 1));
+    const sql =
+      `SELECT ${select.join(', ')} FROM ${s.table}` +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      (keys ? ` GROUP BY ${positions.join(', ')} ORDER BY ${positions.map((x) => `${x} ASC NULLS FIRST`).join(', ')}` : '') +
+      ` LIMIT ${p(BigInt(q.limit + 1))}`;
+    const rows = await this.read(sql, params);
+    return rows.map((r) => {
+      const out: AggregateRow = {};
+      readers.forEach(([name, read], i) => (out[name] = read(r[i] ?? null)));
+      return out;
+    });
+  }
+
+  async windowStats(def: StreamDef, w: StatsWindow): Promise<WindowStats> {
+    const s = this.compiled(def);
+    const from = new DuckDBTimestampValue(w.from);
+    const to = new DuckDBTimestampValue(w.to);
+    const lag = '(epoch_us(ingest_time) - epoch_us(publish_time)) / 1000.0';
+    const [[count, p50, p95, p99, max] = []] = await this.read(
+      `SELECT count(*), quantile_cont(${lag}, 0.5), quantile_cont(${lag}, 0.95), quantile_cont(${lag}, 0.99), max(${lag})::DOUBLE ` +
+        `FROM ${s.table} WHERE publish_time >= $1 AND publish_time < $2`,
+      [from, to],
+    );
+    const byReason = await this.read(
+      `SELECT reason, count(*) FROM ${s.dlTable} WHERE publish_time >= $1 AND publish_time < $2 GROUP BY reason ORDER BY reason`,
+      [from, to],
+    );
+    const n = Number(count as bigint);
+    return {
+      rowCount: n,
+      deadLettersByReason: Object.fromEntries(byReason.map(([r, c]) => [r as string, Number(c as bigint)])),
+      freshnessMs: n === 0 ? null : { p50: p50 as number, p95: p95 as number, p99: p99 as number, max: max as number },
+    };
+  }
+
+  async getDeadLetter(def: StreamDef, messageId: string): Promise<ApiDeadLetter | undefined> {
+    const s = this.compiled(def);
+    const rows = await this.read(`SELECT ${DL_COLUMNS.map(ident).join(', ')} FROM ${s.dlTable} WHERE message_id = $1`, [messageId]);
+    return rows[0] ? deadLetterRow(rows[0]) : undefined;
+  }
+
+  async getRawDeadLetters(def: StreamDef, messageIds: readonly string[]): Promise<RawDeadLetter[]> {
+    if (messageIds.length === 0) return [];
+    const s = this.compiled(def);
+    const rows = await this.read(
+      `SELECT message_id, publish_time, reason, payload, attributes, ordering_key, replay_count FROM ${s.dlTable} ` +
+        `WHERE message_id IN (SELECT unnest($1::VARCHAR[])) ORDER BY publish_time, message_id`,
+      [new DuckDBListValue([...messageIds])],
+    );
+    return rows.map(([id, pt, reason, payload, attrs, key, replays]) => ({
+      messageId: id as string,
+      publishTime: (pt as DuckDBTimestampValue).micros,
+      reason: reason as string,
+      payload: payload === null ? new Uint8Array() : (payload as DuckDBBlobValue).bytes,
+      attributes: attrs === null ? {} : (JSON.parse(attrs as string) as Record<string, string>),
+      orderingKey: (key as string | null) ?? null,
+      replayCount: Number(replays as bigint),
+    }));
+  }
+
+  deleteDeadLetters(def: StreamDef, messageIds: readonly string[]): Promise<number> {
+    const s = this.compiled(def);
+    if (messageIds.length === 0) return Promise.resolve(0);
+    return this.writeLock.run(async () => {
+      if (this.closed) throw new WarehouseError('the warehouse is closed', true);
+      try {
+        const r = await this.writer.runAndReadAll(
+          `DELETE FROM ${s.dlTable} WHERE message_id IN (SELECT unnest($1::VARCHAR[])) RETURNING message_id`,
+          [new DuckDBListValue([...messageIds])],
+        );
+        return r.getRows().length;
+      } catch (err) {
+        throw classify(err, 'delete');
+      }
+    });
   }
 
   async getRow(def: StreamDef, messageId: string): Promise<ApiRow | undefined> {
@@ -428,12 +602,32 @@ function timeAndKeyset(
   return where;
 }
 
-function filterSql(f: Filter, p: (v: DuckDBValue) => string): string {
-  const [head, ...rest] = f.chain;
+/** The SQL expression of a field chain: a column or a struct member. */
+function fieldExpr(chain: readonly FieldDef[]): string {
+  const [head, ...rest] = chain;
   let expr = ident(head!.name);
-  for (const c of rest) expr = `struct_extract(${expr}, '${c.name}')`;
-  const leaf = f.chain[f.chain.length - 1]!;
-  return `${expr} = ${p(scalarToDuckDB(leaf, f.value))}`;
+  for (const c of rest) expr = `struct_extract(${expr}, '${c.name.replaceAll("'", "''")}')`;
+  return expr;
+}
+
+/** A JSON pointer to a top-level key (RFC 6901 escaping), bound as a parameter. */
+function jsonPointer(key: string): string {
+  return '/' + key.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+const STRING_FIELD: FieldDef = { name: 'attribute', type: 'STRING', mode: 'NULLABLE' };
+const CMP = { eq: '=', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
+
+function filterSql(f: Filter, p: (v: DuckDBValue) => string): string {
+  const expr = f.attribute !== undefined ? `json_extract_string(attributes, ${p(jsonPointer(f.attribute))})` : fieldExpr(f.chain);
+  const leaf = f.attribute !== undefined ? STRING_FIELD : f.chain[f.chain.length - 1]!;
+  switch (f.op) {
+    case 'is_null': return `${expr} IS NULL`;
+    case 'not_null': return `${expr} IS NOT NULL`;
+    case 'prefix': return `starts_with(${expr}, ${p(f.value as string)})`;
+    case 'in': return `${expr} IN (${f.values.map((v) => p(scalarToDuckDB(leaf, v))).join(', ')})`;
+    default: return `${expr} ${CMP[f.op]} ${p(scalarToDuckDB(leaf, f.value))}`;
+  }
 }
 
 function deadLetterRow(r: readonly DuckDBValue[]): ApiDeadLetter {

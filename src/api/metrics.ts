@@ -1,0 +1,94 @@
+/**
+ * Prometheus metrics in the text exposition format (version 0.0.4), without a client
+ * library: counters and histograms with labels, rendered on `GET /metrics`.
+ */
+import type { BatchReport } from '../ingest/ingest.js';
+
+type Labels = Readonly<Record<string, string>>;
+
+function labelText(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}
+
+class Counter {
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  constructor(readonly name: string, readonly help: string) {}
+  inc(labels: Labels = {}, by = 1): void {
+    const key = labelText(labels);
+    const v = this.values.get(key);
+    if (v) v.value += by;
+    else this.values.set(key, { labels, value: by });
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    for (const { labels, value } of this.values.values()) lines.push(`${this.name}${labelText(labels)} ${value}`);
+    return lines.join('\n');
+  }
+}
+
+class Histogram {
+  private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[]) {}
+  observe(value: number, labels: Labels = {}): void {
+    const key = labelText(labels);
+    let s = this.series.get(key);
+    if (!s) {
+      s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.series.set(key, s);
+    }
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
+    s.sum += value;
+    s.count++;
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const s of this.series.values()) {
+      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket${labelText({ ...s.labels, le: String(b) })} ${s.counts[i]}`));
+      lines.push(`${this.name}_bucket${labelText({ ...s.labels, le: '+Inf' })} ${s.count}`);
+      lines.push(`${this.name}_sum${labelText(s.labels)} ${s.sum}`);
+      lines.push(`${this.name}_count${labelText(s.labels)} ${s.count}`);
+    }
+    return lines.join('\n');
+  }
+}
+
+const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** The metrics of one process. */
+export class Metrics {
+  readonly requests = new Counter('tributary_http_requests_total', 'HTTP requests by method, route and status.');
+  readonly latency = new Histogram('tributary_http_request_duration_seconds', 'HTTP request latency by method, route and status.', SECONDS);
+  readonly ingested = new Counter('tributary_ingest_messages_total', 'Messages ingested by stream and outcome (stored, duplicate, dead_lettered).');
+  readonly deadLettered = new Counter('tributary_ingest_dead_letters_total', 'Messages dead-lettered by stream and reason.');
+  readonly batchSize = new Histogram('tributary_ingest_batch_messages', 'Messages per committed micro-batch.', [1, 5, 10, 50, 100, 500, 1000, 5000]);
+  readonly writeLatency = new Histogram('tributary_ingest_write_duration_seconds', 'Warehouse write latency per batch (with retries).', SECONDS);
+  readonly freshness = new Histogram('tributary_ingest_freshness_seconds', 'publish_time to ingest_time lag of stored rows.', [...SECONDS, 60, 300]);
+
+  /** The runtime's onBatch hook. */
+  readonly onBatch = (r: BatchReport): void => {
+    const stream = r.stream;
+    let dead = 0;
+    for (const [reason, n] of Object.entries(r.deadLettered)) {
+      this.deadLettered.inc({ stream, reason }, n ?? 0);
+      dead += n ?? 0;
+    }
+    this.ingested.inc({ stream, outcome: 'stored' }, r.inserted);
+    this.ingested.inc({ stream, outcome: 'duplicate' }, r.duplicates);
+    this.ingested.inc({ stream, outcome: 'dead_lettered' }, dead);
+    this.batchSize.observe(r.messages, { stream });
+    this.writeLatency.observe(r.writeMs / 1000, { stream });
+    for (const lag of r.lagsMs) this.freshness.observe(lag / 1000, { stream });
+  };
+
+  /** Records one answered request. */
+  request(method: string, route: string, status: number, seconds: number): void {
+    const labels = { method, route, status: String(status) };
+    this.requests.inc(labels);
+    this.latency.observe(seconds, labels);
+  }
+
+  render(): string {
+    return [this.requests, this.latency, this.ingested, this.deadLettered, this.batchSize, this.writeLatency, this.freshness].map((m) => m.render()).join('\n') + '\n';
+  }
+}
