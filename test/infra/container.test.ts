@@ -4,9 +4,12 @@
  * against the built output in the repository, which has the layout the image copies
  * to its WORKDIR (bin/, dist/src/, streams/, package.json). It checks the process
  * serves /healthz on $PORT, listens on 0.0.0.0, and exits 0 on SIGTERM.
- * The only deviation from the image: TRIBUTARY_DATA_DIR points at a temporary
- * directory instead of the image's /tmp/tributary. Also checks the Dockerfile's
- * shape (multi-stage, production dependencies, non-root).
+ * Besides the image's ENV it sets what the deployment adds: PORT (Cloud Run) and
+ * TRIBUTARY_ALLOW_UNAUTHENTICATED=true (infra, with exposure = "iam": Cloud Run IAM
+ * authenticates). The only deviation from the image: TRIBUTARY_DATA_DIR points at a
+ * temporary directory instead of the image's /tmp/tributary. Also checks the
+ * Dockerfile's shape (multi-stage, production dependencies, non-root) and that the
+ * image alone (no keys, no IAM flag) refuses to serve on 0.0.0.0.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -87,6 +90,11 @@ const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
 const stages = parseDockerfile(dockerfile);
 const final = stages.at(-1)!;
 
+/** The image's environment as this test runs it (data dir moved to `tmp`). */
+function imageEnv(tmp: string): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '', HOME: tmp, ...final.env, TRIBUTARY_DATA_DIR: join(tmp, 'data') };
+}
+
 describe('Dockerfile', () => {
   it('is multi-stage on node:22 slim, installs production dependencies only, runs as non-root', () => {
     assert.ok(stages.length >= 2, 'expected a build stage and a runtime stage');
@@ -95,6 +103,23 @@ describe('Dockerfile', () => {
     assert.ok(final.user && !/^(root|0)(:|$)/.test(final.user), `runtime USER is ${final.user ?? 'unset (root)'}`);
     assert.equal(final.env.NODE_ENV, 'production');
     assert.deepEqual([...final.entrypoint, ...final.cmd].slice(0, 2), ['node', 'bin/tributary.js']);
+  });
+});
+
+describe("the image's start command without API keys or the IAM flag", () => {
+  it('refuses to serve on 0.0.0.0 and says how to fix it', async () => {
+    const tmp = await tempDir('tributary-container-');
+    try {
+      const argv = [...final.entrypoint, ...final.cmd];
+      const child = spawn(process.execPath, argv.slice(1), { cwd: ROOT, env: { ...imageEnv(tmp.dir), PORT: String(await freePort()) }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      assert.notEqual(code, 0);
+      assert.match(err, /API keys|allow-unauthenticated/i);
+    } finally {
+      await tmp.cleanup();
+    }
   });
 });
 
@@ -113,7 +138,7 @@ describe("the image's start command, run against the built output", () => {
     port = await freePort();
     child = spawn(process.execPath, argv.slice(1), {
       cwd: ROOT, // = the image's WORKDIR (same layout)
-      env: { PATH: process.env.PATH ?? '', HOME: tmp.dir, ...final.env, TRIBUTARY_DATA_DIR: join(tmp.dir, 'data'), PORT: String(port) },
+      env: { ...imageEnv(tmp.dir), PORT: String(port), TRIBUTARY_ALLOW_UNAUTHENTICATED: 'true' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.resume();

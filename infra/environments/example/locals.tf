@@ -15,6 +15,9 @@ locals {
       stream  = "TRIBUTARY_STREAM"
       # The API publishes to "<prefix><stream>" (the stream module's topic name).
       topic_prefix = "TRIBUTARY_PUBSUB_TOPIC_PREFIX"
+      # "true" when Cloud Run IAM authenticates callers (api.exposure = "iam"); the
+      # app refuses to serve on 0.0.0.0 without API keys otherwise (docs/auth.md).
+      allow_unauthenticated = "TRIBUTARY_ALLOW_UNAUTHENTICATED"
     }
     mode = "gcp"
   }
@@ -34,7 +37,8 @@ locals {
 
   # The API serves every stream of the dataset; it binds 0.0.0.0 via the image.
   api_env = merge(var.extra_env, local.common_env, {
-    (local.runtime.env_names.topic_prefix) = "${var.prefix}-"
+    (local.runtime.env_names.topic_prefix)          = "${var.prefix}-"
+    (local.runtime.env_names.allow_unauthenticated) = var.api.exposure == "iam" ? "true" : "false"
   })
 
   # Repository layout: schemas exported by `tributary schema export --format

@@ -2,13 +2,15 @@
 # exposure = "public", also the Secret Manager secret that holds its API keys.
 #
 # exposure = "iam" (default): only var.invokers may call the service (Cloud Run
-#   checks their Google identity token); no API keys are needed.
-# exposure = "public": allUsers may call the service; the app checks an API key
-#   (from the secret, env var named by var.api_keys_env) on every request.
+#   checks their Google identity token); no API keys are needed (the caller sets
+#   TRIBUTARY_ALLOW_UNAUTHENTICATED=true in environment_variables).
+# exposure = "public": allUsers may call the service; the app checks API keys
+#   (the keys JSON of docs/auth.md, from the secret, in the env var named by
+#   var.api_keys_env) on every request but /healthz, /readyz and the OpenAPI docs.
 #
 # The API keys never pass through Terraform (so they never land in state):
 # Terraform creates the empty secret; you add the value with
-#   printf '%s' 'KEY1,KEY2' | gcloud secrets versions add SECRET --data-file=-
+#   gcloud secrets versions add SECRET --data-file=keys.json
 # before the first deployment of the service (docs/deploy.md).
 
 locals {

@@ -63,7 +63,7 @@ variable "exposure" {
 }
 
 variable "api_keys_env" {
-  description = "Environment variable through which the app receives its API keys (comma-separated) when exposure = \"public\"."
+  description = "Environment variable through which the app receives its API keys (the hashed-keys JSON of docs/auth.md) when exposure = \"public\"."
   type        = string
   nullable    = false
   default     = "TRIBUTARY_API_KEYS"

@@ -68,6 +68,10 @@ run "plan_defaults" {
     error_message = "the API's topic prefix plus a stream name must be that stream's topic"
   }
   assert {
+    condition     = local.api_env["TRIBUTARY_ALLOW_UNAUTHENTICATED"] == "true"
+    error_message = "with exposure = iam, Cloud Run IAM authenticates and the app must be told so"
+  }
+  assert {
     condition     = module.stream["sensor_readings"].table_id == "trib-test-project.trib_tributary.sensor_readings"
     error_message = "table id should be project.dataset.stream"
   }
@@ -91,6 +95,10 @@ run "public_exposure_plans" {
   assert {
     condition     = module.api.api_keys_secret_id == "trib-api-keys"
     error_message = "public exposure should create the API keys secret"
+  }
+  assert {
+    condition     = local.api_env["TRIBUTARY_ALLOW_UNAUTHENTICATED"] == "false"
+    error_message = "a public API must require API keys"
   }
 }
 
