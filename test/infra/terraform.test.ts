@@ -259,6 +259,13 @@ describe('house style', () => {
     assert.ok(n >= 20, `only ${n} validation blocks`);
   });
 
+  it('every checkov skip says why, next to the resource', async () => {
+    const texts = [...all.map((c) => c.text), await readFile(join(ROOT, 'Dockerfile'), 'utf8')];
+    const skips = texts.flatMap((t) => [...t.matchAll(/checkov:skip=([A-Z0-9_]+)(.*)$/gm)]);
+    assert.ok(skips.length > 0);
+    for (const m of skips) assert.match(m[2]!, /^: \S.{20,}/, `checkov:skip=${m[1]} has no reason`);
+  });
+
   it('names come from a prefix', () => {
     for (const m of ['registry', 'dataset', 'stream', 'ingest', 'api', 'cicd', 'observability']) {
       assert.ok(byDir(`infra/modules/${m}`).variables.prefix, `module ${m} has no prefix variable`);
