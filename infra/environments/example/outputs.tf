@@ -42,3 +42,8 @@ output "cloudbuild_service_account" {
   description = "Service account the Cloud Build trigger runs as."
   value       = module.cicd.service_account_email
 }
+
+output "function_source_buckets" {
+  description = "Stream => bucket of its ingest function's source zips (cloudbuild.yaml's _SOURCE_BUCKET)."
+  value       = { for k, m in module.ingest : k => m.source_bucket }
+}
