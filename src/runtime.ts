@@ -3,6 +3,7 @@
  * receives its dependencies as arguments.
  */
 import { join } from 'node:path';
+import type { PubSub } from '@google-cloud/pubsub';
 import type { Config } from './core/config.js';
 import type { Topic, Warehouse } from './core/ports.js';
 import { loadStreams, type StreamRegistry } from './core/schema.js';
@@ -17,6 +18,8 @@ export interface Runtime {
   readonly warehouse: Warehouse;
   readonly ingest: Ingest;
   readonly topic: Topic;
+  /** The Pub/Sub client (gcp mode), for the pull worker. */
+  readonly pubsub?: PubSub;
   /** Drains ingest, then closes the topic and the warehouse. Idempotent. */
   close(): Promise<void>;
 }
@@ -30,6 +33,76 @@ export interface RuntimeHooks {
 /** The database file of the embedded default. */
 export function databasePath(config: Config): string {
   return join(config.dataDir, 'tributary.duckdb');
+}
+
+/** The runtime the configuration asks for: `--mode embedded` (default) or `--mode gcp`. */
+export function createRuntime(config: Config, hooks: RuntimeHooks = {}): Promise<Runtime> {
+  return config.mode === 'gcp' ? createGcpRuntime(config, hooks) : createEmbeddedRuntime(config, hooks);
+}
+
+function ingestFor(config: Config, warehouse: Warehouse, hooks: RuntimeHooks): Ingest {
+  return new Ingest({
+    warehouse,
+    options: {
+      batchMaxRows: config.batchMaxRows,
+      batchLingerMs: config.batchLingerMs,
+      maxMessageBytes: config.maxMessageBytes,
+      writeRetryMs: config.writeRetryMs,
+    },
+    ...(hooks.onBatch ? { onBatch: hooks.onBatch } : {}),
+    ...(hooks.onWriteError ? { onWriteError: hooks.onWriteError } : {}),
+  });
+}
+
+/**
+ * Google Cloud: BigQuery (Application Default Credentials, or the emulator at
+ * bigqueryApiEndpoint) and Pub/Sub (or PUBSUB_EMULATOR_HOST). Ingest here serves the Cloud
+ * Function and the pull worker; the API's publish goes to Pub/Sub.
+ */
+export async function createGcpRuntime(config: Config, hooks: RuntimeHooks = {}): Promise<Runtime> {
+  const { gcpProject, bigqueryDataset, pubsubTopicPrefix } = config;
+  if (config.mode !== 'gcp' || !gcpProject || !bigqueryDataset || pubsubTopicPrefix === undefined) {
+    throw new Error('createGcpRuntime needs a configuration parsed with --mode gcp');
+  }
+  // Loaded on demand: the embedded default never pays for the Google Cloud client libraries.
+  const [{ createPubSubClient, PubSubTopic }, { createBigQueryApi }, { BigQueryWarehouse }] = await Promise.all([
+    import('./topic/pubsub/topic.js'),
+    import('./warehouse/bigquery/client.js'),
+    import('./warehouse/bigquery/warehouse.js'),
+  ]);
+  const registry = await loadStreams(config.streamsDir);
+  const warehouse = new BigQueryWarehouse(
+    createBigQueryApi({ projectId: gcpProject, ...(config.bigqueryApiEndpoint ? { apiEndpoint: config.bigqueryApiEndpoint } : {}), ...(config.gcpRegion ? { location: config.gcpRegion } : {}) }),
+    {
+      projectId: gcpProject,
+      dataset: bigqueryDataset,
+      ...(config.gcpRegion ? { location: config.gcpRegion } : {}),
+      maxBytesBilled: config.bigqueryMaxBytesBilled,
+      emulator: config.bigqueryApiEndpoint !== undefined,
+      lookbackDays: config.bigqueryLookbackDays,
+    },
+  );
+  await warehouse.init(registry.all());
+  const ingest = ingestFor(config, warehouse, hooks);
+  const pubsub = createPubSubClient({ projectId: gcpProject, emulatorHost: config.pubsubEmulatorHost });
+  const topic = new PubSubTopic(pubsub, { topicPrefix: pubsubTopicPrefix, batchMaxMessages: config.pubsubBatchMaxMessages, batchMaxMs: config.pubsubBatchMaxMs });
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    registry,
+    warehouse,
+    ingest,
+    topic,
+    pubsub,
+    close() {
+      closing ??= (async () => {
+        await ingest.drain();
+        await topic.close();
+        await warehouse.close();
+      })();
+      return closing;
+    },
+  };
 }
 
 /**
@@ -57,17 +130,7 @@ export async function createEmbeddedRuntime(config: Config, hooks: RuntimeHooks 
     const st = await warehouse.stats(s);
     for (const t of [st.newestPublishTime, st.newestDeadLetterPublishTime]) if (t !== null && t > floor) floor = t;
   }
-  const ingest = new Ingest({
-    warehouse,
-    options: {
-      batchMaxRows: config.batchMaxRows,
-      batchLingerMs: config.batchLingerMs,
-      maxMessageBytes: config.maxMessageBytes,
-      writeRetryMs: config.writeRetryMs,
-    },
-    ...(hooks.onBatch ? { onBatch: hooks.onBatch } : {}),
-    ...(hooks.onWriteError ? { onWriteError: hooks.onWriteError } : {}),
-  });
+  const ingest = ingestFor(config, warehouse, hooks);
   const topic = new EmbeddedTopic(ingest, new MonotonicClock(floor));
   let closing: Promise<void> | undefined;
   return {

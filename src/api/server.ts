@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../core/config.js';
-import { createEmbeddedRuntime, type Runtime } from '../runtime.js';
+import { createRuntime, type Runtime } from '../runtime.js';
 import { buildApp } from './app.js';
 import { checkExposure, loadKeys } from './auth.js';
 import { Metrics } from './metrics.js';
@@ -35,7 +35,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Starts the embedded default: runtime + API listening on the configured host and port. */
+/** Starts the runtime the configuration selects (embedded or gcp) + API listening on the configured host and port. */
 export async function startServer(config: Config, options: { logger?: boolean } = {}): Promise<RunningServer> {
   const logger = options.logger === false ? false : loggerOptions(config);
   // Refuse an exposed, unauthenticated server before opening anything.
@@ -43,7 +43,7 @@ export async function startServer(config: Config, options: { logger?: boolean } 
   checkExposure(config, keys);
   const metrics = new Metrics();
   let app: FastifyInstance | undefined;
-  const runtime = await createEmbeddedRuntime(config, {
+  const runtime = await createRuntime(config, {
     onBatch: metrics.onBatch,
     onWriteError: (stream, err, willRetry) =>
       app?.log.warn({ err, stream, willRetry }, willRetry ? 'warehouse write failed; retrying' : 'warehouse write failed; giving up'),

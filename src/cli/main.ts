@@ -14,12 +14,15 @@ import { WarehouseError } from '../core/ports.js';
 import { loadStreams } from '../core/schema.js';
 import { createKey } from '../api/auth.js';
 import { startServer } from '../api/server.js';
+import { createRuntime } from '../runtime.js';
 
 const USAGE = `tributary: ingest messages, store them, serve them over HTTP
 
 Usage:
   tributary dev [settings]                 run the embedded default: topic + ingest + DuckDB + API
   tributary serve [settings]               the same (the container's command)
+  tributary worker [settings]              gcp mode: run ingest from the Pub/Sub pull subscriptions
+                                           <topic prefix><stream><subscription suffix>
   tributary publish <stream> <file|-> [--url URL] [--batch-size N]
                                            publish NDJSON messages (one JSON object per line)
   tributary query <stream> [--url URL] [--from T] [--to T] [--limit N] [--order asc|desc]
@@ -49,6 +52,8 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       case 'dev':
       case 'serve':
         return await serve(rest, env);
+      case 'worker':
+        return await worker(rest, env);
       case 'publish':
         return await publish(rest, env);
       case 'query':
@@ -99,9 +104,10 @@ async function serve(argv: readonly string[], env: Readonly<Record<string, strin
     throw err;
   }
   const streams = server.runtime.registry.all().map((s) => s.name);
-  server.app.log.info({ url: server.url, streams, dataDir: config.dataDir }, `Tributary listening on ${server.url}`);
+  const storage = config.mode === 'gcp' ? `BigQuery dataset ${config.gcpProject}.${config.bigqueryDataset}, Pub/Sub topics ${config.pubsubTopicPrefix}<stream>` : config.dataDir;
+  server.app.log.info({ url: server.url, streams, mode: config.mode, storage }, `Tributary listening on ${server.url}`);
   process.stderr.write(
-    `\nTributary is running on ${server.url} (streams: ${streams.join(', ')}; data in ${config.dataDir})\n` +
+    `\nTributary is running on ${server.url} (streams: ${streams.join(', ')}; data in ${storage})\n` +
       `  publish: npx tributary publish ${streams[0]} examples/${streams[0]}.ndjson\n` +
       `  read:    curl '${server.url}/v1/streams/${streams[0]}/rows?limit=5'\n` +
       '  stop:    Ctrl-C (every queued message is written before exit)\n\n',
@@ -117,6 +123,36 @@ async function serve(argv: readonly string[], env: Readonly<Record<string, strin
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  return 0;
+}
+
+async function worker(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
+  const { config, positionals } = parseConfig(argv, env);
+  if (positionals.length > 0) {
+    process.stderr.write(`tributary: unexpected argument ${JSON.stringify(positionals[0])}\n`);
+    return 2;
+  }
+  if (config.mode !== 'gcp') {
+    process.stderr.write('tributary worker: needs --mode gcp (TRIBUTARY_MODE=gcp); the embedded topic feeds ingest in-process already\n');
+    return 2;
+  }
+  const runtime = await createRuntime(config, {
+    onWriteError: (stream, err, willRetry) => process.stderr.write(`tributary worker: ${stream}: write failed (${willRetry ? 'retrying' : 'nacked'}): ${(err as Error).message}\n`),
+  });
+  const { startPullWorker } = await import('../topic/pubsub/worker.js');
+  const pull = startPullWorker(runtime.pubsub!, runtime.registry, runtime.ingest, {
+    topicPrefix: config.pubsubTopicPrefix ?? '',
+    subscriptionSuffix: config.pubsubSubscriptionSuffix,
+    maxOutstanding: config.batchMaxRows,
+    onError: (stream, err) => process.stderr.write(`tributary worker: ${stream}: ${(err as Error).message}\n`),
+  });
+  process.stderr.write(`tributary worker: pulling ${[...pull.subscriptions.values()].join(', ')}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await pull.close();
+  await runtime.close();
   return 0;
 }
 

@@ -43,6 +43,30 @@ export interface Config {
   /** DuckDB threads, or undefined for one per core. */
   readonly duckdbThreads: number | undefined;
   readonly logLevel: LogLevel;
+  /** `embedded` (DuckDB + in-process topic) or `gcp` (BigQuery + Pub/Sub). */
+  readonly mode: Mode;
+  /** Google Cloud project of the BigQuery dataset and the Pub/Sub topics (gcp mode). */
+  readonly gcpProject: string | undefined;
+  /** Region of the deployment; also the BigQuery dataset location (gcp mode). */
+  readonly gcpRegion: string | undefined;
+  /** BigQuery dataset holding one table per stream and `<stream>_dead_letters` (gcp mode). */
+  readonly bigqueryDataset: string | undefined;
+  /** BigQuery REST endpoint override (an emulator), e.g. http://127.0.0.1:9050; undefined for Google's. */
+  readonly bigqueryApiEndpoint: string | undefined;
+  /** `maximumBytesBilled` of every BigQuery query. */
+  readonly bigqueryMaxBytesBilled: number;
+  /** How far back a BigQuery read looks when the request gives no `from` (days). */
+  readonly bigqueryLookbackDays: number;
+  /** Pub/Sub topic of a stream: this prefix + the stream name (gcp mode). */
+  readonly pubsubTopicPrefix: string | undefined;
+  /** Subscription the pull worker reads: topic name + this suffix. */
+  readonly pubsubSubscriptionSuffix: string;
+  /** Pub/Sub emulator (host:port); undefined for Google's endpoint. */
+  readonly pubsubEmulatorHost: string | undefined;
+  /** Pub/Sub publisher batching: most messages per publish request. */
+  readonly pubsubBatchMaxMessages: number;
+  /** Pub/Sub publisher batching: longest a message waits for batch-mates (ms). */
+  readonly pubsubBatchMaxMs: number;
   /** Reads running longer are stopped with QUERY_TIMEOUT, in milliseconds; 0 for no limit. */
   readonly queryTimeoutMs: number;
   /** Most rows one aggregate may return (groups times time buckets). */
@@ -71,6 +95,10 @@ export interface Config {
   /** Google Cloud project for trace ids in logs, or undefined. */
   readonly traceProject: string | undefined;
 }
+
+/** Which adapters a process runs on. */
+export const MODES = ['embedded', 'gcp'] as const;
+export type Mode = (typeof MODES)[number];
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
 
@@ -106,6 +134,24 @@ function text(raw: string): Parsed<string> {
   return raw.trim() ? { ok: true, value: raw.trim() } : { ok: false, problem: 'must not be empty' };
 }
 
+function oneOf<T extends string>(values: readonly T[]) {
+  return (raw: string): Parsed<T> => ((values as readonly string[]).includes(raw.trim()) ? { ok: true, value: raw.trim() as T } : { ok: false, problem: `expected one of ${values.join(', ')}, got "${raw}"` });
+}
+
+function httpUrl(raw: string): Parsed<string> {
+  const v = raw.trim().replace(/\/+$/, '');
+  return /^https?:\/\/[^\s/]+$/.test(v) ? { ok: true, value: v } : { ok: false, problem: `expected an http(s) base URL such as http://127.0.0.1:9050, got "${raw}"` };
+}
+
+function hostPort(raw: string): Parsed<string> {
+  const v = raw.trim();
+  return /^[^\s/:]+:\d{1,5}$/.test(v) ? { ok: true, value: v } : { ok: false, problem: `expected host:port such as 127.0.0.1:8085, got "${raw}"` };
+}
+
+function pattern(re: RegExp, what: string) {
+  return (raw: string): Parsed<string> => (re.test(raw.trim()) ? { ok: true, value: raw.trim() } : { ok: false, problem: `expected ${what}, got "${raw}"` });
+}
+
 function bool(raw: string): Parsed<boolean> {
   const v = raw.trim().toLowerCase();
   if (['true', '1', 'yes'].includes(v)) return { ok: true, value: true };
@@ -137,6 +183,18 @@ export const SETTINGS = [
     key: 'logLevel', flag: '--log-level', env: ['TRIBUTARY_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', doc: `Log level: ${LOG_LEVELS.join(', ')}.`,
     parse: (raw: string): Parsed<LogLevel> => (LOG_LEVELS as readonly string[]).includes(raw) ? { ok: true, value: raw as LogLevel } : { ok: false, problem: `expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"` },
   },
+  { key: 'mode', flag: '--mode', env: ['TRIBUTARY_MODE'], default: 'embedded', doc: 'Adapters: embedded (DuckDB file + in-process topic) or gcp (BigQuery + Pub/Sub; needs the gcp settings below).', parse: oneOf(MODES) },
+  { key: 'gcpProject', flag: '--gcp-project', env: ['TRIBUTARY_GCP_PROJECT', 'GOOGLE_CLOUD_PROJECT'], default: undefined, doc: 'Google Cloud project of the dataset and topics (required in gcp mode). Credentials: Application Default Credentials.', parse: optional(pattern(/^[a-z][a-z0-9.:-]{1,62}$/, 'a project id (lowercase letters, digits, hyphens)')) },
+  { key: 'gcpRegion', flag: '--gcp-region', env: ['TRIBUTARY_GCP_REGION'], default: undefined, doc: 'Region of the deployment, also the BigQuery dataset location, e.g. europe-west1 (required in gcp mode).', parse: optional(text) },
+  { key: 'bigqueryDataset', flag: '--bigquery-dataset', env: ['TRIBUTARY_BIGQUERY_DATASET'], default: undefined, doc: 'BigQuery dataset with one table per stream plus <stream>_dead_letters (required in gcp mode).', parse: optional(pattern(/^[A-Za-z0-9_]{1,1024}$/, 'a dataset name (letters, digits, underscores)')) },
+  { key: 'bigqueryApiEndpoint', flag: '--bigquery-api-endpoint', env: ['TRIBUTARY_BIGQUERY_API_ENDPOINT', 'BIGQUERY_EMULATOR_HOST'], default: undefined, doc: 'BigQuery REST endpoint override for an emulator, e.g. http://127.0.0.1:9050 (requests then carry no credentials).', parse: optional(httpUrl) },
+  { key: 'bigqueryMaxBytesBilled', flag: '--bigquery-max-bytes-billed', env: ['TRIBUTARY_BIGQUERY_MAX_BYTES_BILLED'], default: 10 * 1000 ** 3, doc: 'maximumBytesBilled of every BigQuery query (bytes, or with a unit: 10GB); a query that would bill more fails instead.', parse: bytes(10 * 1024 * 1024, 1000 ** 5) },
+  { key: 'bigqueryLookbackDays', flag: '--bigquery-lookback-days', env: ['TRIBUTARY_BIGQUERY_LOOKBACK_DAYS'], default: 90, doc: 'Partition window of BigQuery reads that give no from (rows, one row by id, stream counts), in days.', parse: int(1, 36_500) },
+  { key: 'pubsubTopicPrefix', flag: '--pubsub-topic-prefix', env: ['TRIBUTARY_PUBSUB_TOPIC_PREFIX'], default: undefined, doc: 'Pub/Sub topic of a stream = this prefix + the stream name, e.g. tributary- (required in gcp mode).', parse: optional(pattern(/^[A-Za-z][A-Za-z0-9._~+%-]{0,190}$/, 'the start of a Pub/Sub topic name (a letter, then letters, digits, - _ . ~ + %)')) },
+  { key: 'pubsubSubscriptionSuffix', flag: '--pubsub-subscription-suffix', env: ['TRIBUTARY_PUBSUB_SUBSCRIPTION_SUFFIX'], default: '-worker', doc: 'Subscription the pull worker (tributary worker) reads = topic name + this suffix.', parse: pattern(/^[A-Za-z0-9._~+%-]{1,60}$/, 'a subscription name suffix (letters, digits, - _ . ~ + %)') },
+  { key: 'pubsubEmulatorHost', flag: '--pubsub-emulator-host', env: ['PUBSUB_EMULATOR_HOST'], default: undefined, doc: 'Pub/Sub emulator host:port, e.g. 127.0.0.1:8085 (plaintext, no credentials).', parse: optional(hostPort) },
+  { key: 'pubsubBatchMaxMessages', flag: '--pubsub-batch-max-messages', env: ['TRIBUTARY_PUBSUB_BATCH_MAX_MESSAGES'], default: 100, doc: 'Pub/Sub publisher batching: most messages per publish call.', parse: int(1, 1000) },
+  { key: 'pubsubBatchMaxMs', flag: '--pubsub-batch-max-ms', env: ['TRIBUTARY_PUBSUB_BATCH_MAX_MS'], default: 10, doc: 'Pub/Sub publisher batching: longest a message waits for batch-mates, in milliseconds.', parse: int(0, 10_000) },
   { key: 'queryTimeoutMs', flag: '--query-timeout-ms', env: ['TRIBUTARY_QUERY_TIMEOUT_MS'], default: 30_000, doc: 'Reads running longer are stopped and answered 504 QUERY_TIMEOUT, in milliseconds; 0 for no limit.', parse: int(0, 3_600_000) },
   { key: 'maxAggregateRows', flag: '--max-aggregate-rows', env: ['TRIBUTARY_MAX_AGGREGATE_ROWS'], default: 10_000, doc: 'Most rows one aggregate may return (groups times time buckets, empty buckets included); more is 400 RESULT_TOO_LARGE.', parse: int(1, 1_000_000) },
   { key: 'maxExportRows', flag: '--max-export-rows', env: ['TRIBUTARY_MAX_EXPORT_ROWS'], default: 100_000, doc: 'Largest limit of a rows answer in NDJSON or CSV, which is streamed in chunks of --max-page-size rows.', parse: int(1, 100_000_000) },
@@ -214,6 +272,12 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   }
   if (out.maxPageSize !== undefined && out.defaultPageSize !== undefined && (out.defaultPageSize as number) > (out.maxPageSize as number)) {
     problems.push(`--default-page-size (${String(out.defaultPageSize)}) must not exceed --max-page-size (${String(out.maxPageSize)})`);
+  }
+  if (out.mode === 'gcp') {
+    const required: [keyof Config, string][] = [['gcpProject', '--gcp-project (TRIBUTARY_GCP_PROJECT)'], ['gcpRegion', '--gcp-region (TRIBUTARY_GCP_REGION)'], ['bigqueryDataset', '--bigquery-dataset (TRIBUTARY_BIGQUERY_DATASET)'], ['pubsubTopicPrefix', '--pubsub-topic-prefix (TRIBUTARY_PUBSUB_TOPIC_PREFIX)']];
+    for (const [key, name] of required) {
+      if (out[key] === undefined) problems.push(`${name}: required when --mode is gcp`);
+    }
   }
   if (problems.length > 0) {
     throw new TributaryError('INVALID_CONFIG', `invalid configuration:\n  - ${problems.join('\n  - ')}`, { problems });

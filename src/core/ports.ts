@@ -18,7 +18,10 @@ export interface WriteBatch {
 
 /** What a committed write stored. */
 export interface WriteResult {
-  /** message_ids of rows newly stored; the other rows of the batch were already stored (duplicates). */
+  /**
+   * message_ids of rows newly stored; the other rows of the batch were already stored (duplicates).
+   * An engine that deduplicates when reading (BigQuery) cannot tell and lists every row.
+   */
   readonly inserted: ReadonlySet<string>;
 }
 
@@ -223,8 +226,8 @@ export interface PublishMessage {
   readonly attributes?: Readonly<Record<string, string>>;
   readonly orderingKey?: string;
   /**
-   * Caller-chosen idempotency key (embedded topic only). Publishing the same id twice stores one
-   * row; without it the topic assigns a new id.
+   * Caller-chosen idempotency key. Publishing the same id twice stores one row; without it the
+   * topic assigns a new id. (Pub/Sub carries it in the `tributary-message-id` attribute.)
    */
   readonly messageId?: string;
   /** Why the transport could not decode the data (for example bad base64); dead-lettered as INVALID_ENCODING. */

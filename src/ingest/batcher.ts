@@ -16,6 +16,8 @@ interface Submission<T, R> {
 
 /**
  * Coalesces concurrent submissions into one flush, bounded by an item count and a linger time.
+ * A batch also goes at once when it has as many items as the previous flush (group commit), so
+ * closed-loop senders do not pay the linger on every round trip.
  * Each submission's promise settles when the flush that carried it settles, with its own slice
  * of the results. One flush runs at a time; what arrives meanwhile forms the next batch, which
  * is written as soon as the current one finishes (it has already waited at least that long).
@@ -27,6 +29,8 @@ export class MicroBatcher<T, R> {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private closed = false;
+  /** Items of the last flush; a new batch that reaches this size goes without lingering. */
+  private lastFlushItems = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly limits: BatchLimits,
@@ -46,7 +50,9 @@ export class MicroBatcher<T, R> {
 
   private schedule(): void {
     if (this.running) return;
-    if (this.pendingItems >= this.limits.maxItems || this.limits.lingerMs <= 0) {
+    // Group commit: once as many items wait as the last flush carried, the senders of that
+    // flush have (most likely) all come back, and lingering would only add latency.
+    if (this.pendingItems >= this.limits.maxItems || this.limits.lingerMs <= 0 || this.pendingItems >= this.lastFlushItems) {
       this.start();
     } else if (!this.timer) {
       this.timer = setTimeout(() => this.start(), this.limits.lingerMs);
@@ -76,6 +82,7 @@ export class MicroBatcher<T, R> {
         count += s.items.length;
       }
       this.pendingItems -= count;
+      this.lastFlushItems = count;
       const items = batch.flatMap((s) => s.items);
       try {
         const results = await this.flush(items);

@@ -1,7 +1,7 @@
 /**
- * The Warehouse port's read contract, run against every adapter in ADAPTERS (DuckDB here; the
- * BigQuery adapter adds itself to the list). Expectations are computed in JavaScript from the
- * written data, never by SQL. `TRIBUTARY_TEST_WAREHOUSES=duckdb,...` narrows the list.
+ * The Warehouse port's read contract, run against every engine of `./engines.ts` (DuckDB, and
+ * BigQuery on its emulator). Expectations are computed in JavaScript from the written data, never
+ * by SQL. `TRIBUTARY_TEST_ENGINES` (alias `TRIBUTARY_TEST_WAREHOUSES`) narrows the list.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -9,12 +9,8 @@ import type { DeadLetter, StoredRow } from '../../src/core/message.js';
 import type { AggregateQuery, Filter, Warehouse } from '../../src/core/ports.js';
 import { ENVELOPE_FIELDS, type FieldDef, parseStreamDefinition } from '../../src/core/schema.js';
 import { compileValidator } from '../../src/core/validate.js';
-import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { ENGINES, openWarehouse, type TestWarehouse } from './engines.js';
 
-const ADAPTERS: { name: string; open: () => Promise<Warehouse> }[] = [
-  { name: 'duckdb', open: () => DuckDBWarehouse.open({ path: ':memory:' }) },
-];
-const only = process.env.TRIBUTARY_TEST_WAREHOUSES?.split(',');
 
 const STREAM = parseStreamDefinition({
   name: 'contract',
@@ -53,11 +49,13 @@ const field = (name: string): FieldDef[] => {
   return sub ? [f, f.fields!.find((x) => x.name === sub)!] : [f];
 };
 
-for (const adapter of ADAPTERS.filter((a) => !only || only.includes(a.name))) {
-  describe(`Warehouse contract: ${adapter.name}`, () => {
+for (const engine of ENGINES) {
+  describe(`Warehouse contract: ${engine}`, () => {
+    let t: TestWarehouse;
     let w: Warehouse;
     before(async () => {
-      w = await adapter.open();
+      t = await openWarehouse(engine);
+      w = t.warehouse;
       await w.init([STREAM]);
       const validate = compileValidator(STREAM);
       const rows: StoredRow[] = SRC.map((s, i) => ({
@@ -71,7 +69,7 @@ for (const adapter of ADAPTERS.filter((a) => !only || only.includes(a.name))) {
       await w.write(STREAM, { rows, deadLetters: dead, ingestTime: INGEST });
     });
     after(async () => {
-      await w.close();
+      await t?.dispose();
     });
 
     const ids = (pred: (s: Src, i: number) => boolean) => SRC.map((s, i) => [s, i] as const).filter(([s, i]) => pred(s, i)).map(([, i]) => id(i));

@@ -1,0 +1,71 @@
+/** The micro-batcher's rules, with a recording flush: bounds, linger, group commit, no splits, failures. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MicroBatcher } from '../../src/ingest/batcher.js';
+
+function recorder(delayMs = 0) {
+  const flushes: number[][] = [];
+  let fail: Error | undefined;
+  const flush = async (items: number[]) => {
+    flushes.push(items);
+    if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+    if (fail) throw fail;
+    return items.map((i) => i * 10);
+  };
+  return { flushes, flush, failNext: (e: Error) => (fail = e) };
+}
+
+describe('micro-batcher', () => {
+  it('coalesces concurrent submissions into one flush and answers each with its own slice', async () => {
+    const r = recorder();
+    const b = new MicroBatcher<number, number>({ maxItems: 100, lingerMs: 20 }, r.flush);
+    const [a, c] = await Promise.all([b.submit([1, 2]), b.submit([3])]);
+    assert.deepEqual(a, [10, 20]);
+    assert.deepEqual(c, [30]);
+    assert.deepEqual(r.flushes, [[1, 2, 3]]);
+  });
+
+  it('flushes at once when a batch reaches maxItems, without waiting for the linger', async () => {
+    const r = recorder();
+    const b = new MicroBatcher<number, number>({ maxItems: 3, lingerMs: 10_000 }, r.flush);
+    const t = performance.now();
+    await b.submit([1, 2, 3]);
+    assert.ok(performance.now() - t < 1000, 'did not wait for the 10 s linger');
+  });
+
+  it('never splits a submission, and a submission larger than maxItems is flushed alone', async () => {
+    const r = recorder(5);
+    const b = new MicroBatcher<number, number>({ maxItems: 4, lingerMs: 1 }, r.flush);
+    await Promise.all([b.submit([1, 2, 3]), b.submit([4, 5]), b.submit([6, 7, 8, 9, 10, 11])]);
+    for (const f of r.flushes) assert.ok(f.length <= 4 || f.length === 6, `flush ${f}`);
+    assert.deepEqual(r.flushes.flat().sort((x, y) => x - y), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    assert.ok(r.flushes.some((f) => f.join() === '6,7,8,9,10,11'));
+  });
+
+  it('after a flush of n items, the next n items go without lingering (group commit)', async () => {
+    const r = recorder();
+    const b = new MicroBatcher<number, number>({ maxItems: 2, lingerMs: 10_000 }, r.flush);
+    await b.submit([1, 2]); // leaves by maxItems: the last flush carried 2 items
+    const t = performance.now();
+    await Promise.all([b.submit([3]), b.submit([4])]); // 2 items again: no 10 s linger
+    assert.ok(performance.now() - t < 1000);
+    assert.deepEqual(r.flushes, [[1, 2], [3, 4]]);
+  });
+
+  it('rejects every submission of a failed flush, and goes on with the next batch', async () => {
+    const r = recorder();
+    const b = new MicroBatcher<number, number>({ maxItems: 10, lingerMs: 1 }, r.flush);
+    r.failNext(new Error('disk full'));
+    const results = await Promise.allSettled([b.submit([1]), b.submit([2])]);
+    assert.deepEqual(results.map((x) => x.status), ['rejected', 'rejected']);
+  });
+
+  it('drains what is queued on close and refuses new submissions', async () => {
+    const r = recorder(5);
+    const b = new MicroBatcher<number, number>({ maxItems: 10, lingerMs: 50 }, r.flush);
+    const pending = b.submit([1, 2]);
+    await b.drain();
+    assert.deepEqual(await pending, [10, 20]);
+    await assert.rejects(b.submit([3]), /shutting down/);
+  });
+});

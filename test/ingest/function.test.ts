@@ -1,0 +1,159 @@
+/**
+ * The Cloud Function through the real Functions Framework server (its getTestServer builds the
+ * same Express app `functions-framework` runs): a table of real Pub/Sub payloads (CloudEvent
+ * binary and structured, legacy push), poison messages, redelivery, a transient warehouse
+ * failure and concurrent deliveries coalesced into one write.
+ */
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { type Warehouse, WarehouseError } from '../../src/core/ports.js';
+import { parseStreamDefinition, StreamRegistry } from '../../src/core/schema.js';
+import { registerIngestFunction } from '../../src/ingest/function.js';
+import { type BatchReport, Ingest } from '../../src/ingest/ingest.js';
+import { decodePubSubMessage, resolveStream } from '../../src/ingest/pubsub-message.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { LENIENT_STREAM, reading, ROOT } from '../helpers.js';
+import { binaryCloudEvent, legacyPush, send, structuredCloudEvent } from '../pubsub-payloads.js';
+
+const sensor = parseStreamDefinition(JSON.parse(await readFile(join(ROOT, 'streams', 'sensor_readings.json'), 'utf8')), 'sensor_readings.json');
+const lenient = parseStreamDefinition(LENIENT_STREAM, 'lenient_events.json');
+const registry = new StreamRegistry([sensor, lenient]);
+const P = 'proj';
+const SENSOR_TOPIC = 'trib-sensor_readings';
+
+/** Wraps a warehouse: counts writes and can fail them transiently on demand. */
+function flaky(inner: Warehouse) {
+  const state = { failing: false, writes: 0 };
+  const w: Warehouse = Object.create(inner) as Warehouse;
+  w.write = async (stream, batch) => {
+    state.writes++;
+    if (state.failing) throw new WarehouseError('simulated outage', true);
+    return inner.write(stream, batch);
+  };
+  return { w, state };
+}
+
+describe('Cloud Function (Functions Framework server)', () => {
+  let duck: DuckDBWarehouse;
+  let server: Server;
+  let url: string;
+  let state: { failing: boolean; writes: number };
+  const batches: BatchReport[] = [];
+
+  before(async () => {
+    duck = await DuckDBWarehouse.open({ path: ':memory:', threads: 1 });
+    await duck.init(registry.all());
+    const f = flaky(duck);
+    state = f.state;
+    const ingest = new Ingest({ warehouse: f.w, options: { batchMaxRows: 1000, batchLingerMs: 25, maxMessageBytes: 1024 * 1024, writeRetryMs: 100 }, onBatch: (r) => batches.push(r) });
+    registerIngestFunction('testIngest', async () => ({ registry, ingest, topicPrefix: 'trib-' }));
+    server = getTestServer('testIngest');
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const addr = server.address();
+    url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  });
+  after(async () => {
+    server.closeAllConnections?.();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await duck.close();
+  });
+
+  it('stores messages from every wire format and answers 2xx once stored', async () => {
+    const cases = [
+      { name: 'structured CloudEvent', req: structuredCloudEvent(P, SENSOR_TOPIC, { id: 'ce-s-1', data: reading(1, { device_id: 'fn' }), attributes: { k: 'v' }, orderingKey: 'dev-1', publishTime: '2026-11-24T10:00:00.123456789Z' }), stream: sensor },
+      { name: 'binary CloudEvent', req: binaryCloudEvent(P, SENSOR_TOPIC, { id: 'ce-b-1', data: reading(2, { device_id: 'fn' }) }), stream: sensor },
+      { name: 'legacy push body', req: legacyPush(P, 'trib-lenient_events', { id: 'push-1', data: { kind: 'legacy' }, attributes: { via: 'push' } }), stream: lenient },
+    ];
+    for (const c of cases) {
+      const status = await send(url, c.req);
+      assert.ok(status >= 200 && status < 300, `${c.name}: status ${status}`);
+    }
+    const s = await duck.getRow(sensor, 'ce-s-1');
+    assert.equal(s?.device_id, 'fn');
+    assert.deepEqual(s?.attributes, { k: 'v' });
+    assert.equal(s?.ordering_key, 'dev-1');
+    assert.equal(s?.publish_time, '2026-11-24T10:00:00.123456Z');
+    assert.equal((await duck.getRow(sensor, 'ce-b-1'))?.seq, '2');
+    const legacy = await duck.getRow(lenient, 'push-1');
+    assert.equal(legacy?.kind, 'legacy');
+    assert.deepEqual(legacy?.attributes, { via: 'push' });
+  });
+
+  it('dead-letters poison messages and acknowledges them', async () => {
+    const poison = [
+      structuredCloudEvent(P, SENSOR_TOPIC, { id: 'poison-json', data: Buffer.from('{"device_id": ') }),
+      binaryCloudEvent(P, SENSOR_TOPIC, { id: 'poison-b64', rawData: '***not base64***' }),
+      binaryCloudEvent(P, SENSOR_TOPIC, { id: 'poison-schema', data: { device_id: 'x' } }),
+      binaryCloudEvent(P, SENSOR_TOPIC, { id: 'poison-empty' }),
+    ];
+    for (const req of poison) assert.equal(await send(url, req), 204);
+    const dl = await duck.queryDeadLetters(sensor, { limit: 100 });
+    const reasons = Object.fromEntries(dl.map((d) => [d.message_id, d.reason]));
+    assert.equal(reasons['poison-json'], 'INVALID_JSON');
+    assert.equal(reasons['poison-b64'], 'INVALID_ENCODING');
+    assert.equal(reasons['poison-schema'], 'SCHEMA_VIOLATION');
+    assert.equal(reasons['poison-empty'], 'INVALID_JSON');
+  });
+
+  it('acknowledges a redelivery and keeps one row', async () => {
+    const req = binaryCloudEvent(P, SENSOR_TOPIC, { id: 'redeliver-1', data: reading(3, { device_id: 'redeliver' }) });
+    assert.equal(await send(url, req), 204);
+    assert.equal(await send(url, req), 204);
+    const rows = await duck.queryRows(sensor, { filters: [{ chain: [sensor.fields[0]!], op: 'eq', value: 'redeliver' }], order: 'desc', limit: 10 });
+    assert.equal(rows.length, 1);
+  });
+
+  it('answers an error status (so Pub/Sub redelivers) on a transient failure, and stores the redelivery', async () => {
+    const req = binaryCloudEvent(P, SENSOR_TOPIC, { id: 'outage-1', data: reading(4, { device_id: 'outage' }) });
+    state.failing = true;
+    const failed = await send(url, req);
+    state.failing = false;
+    assert.ok(failed >= 500, `status ${failed}`);
+    assert.equal(await duck.getRow(sensor, 'outage-1'), undefined, 'nothing stored while failing');
+    assert.equal(await send(url, req), 204);
+    assert.equal((await duck.getRow(sensor, 'outage-1'))?.device_id, 'outage');
+  });
+
+  it('refuses (error status) events that are not Pub/Sub messages or name no stream', async () => {
+    const noId = { path: '/', headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify({ specversion: '1.0', id: 'x', source: `//pubsub.googleapis.com/projects/${P}/topics/${SENSOR_TOPIC}`, type: 'google.cloud.pubsub.topic.v1.messagePublished', data: { message: { data: 'e30=' } } }) };
+    assert.equal(await send(url, noId), 500);
+    const unknownTopic = binaryCloudEvent(P, 'other-topic', { id: 'u-1', data: { kind: 'x' } }, `projects/${P}/subscriptions/other`);
+    assert.equal(await send(url, unknownTopic), 500);
+  });
+
+  it('coalesces concurrent deliveries into one warehouse write', async (t) => {
+    const before = state.writes;
+    const n = 30;
+    const statuses = await Promise.all(Array.from({ length: n }, (_, i) => send(url, binaryCloudEvent(P, SENSOR_TOPIC, { id: `conc-${i}`, data: reading(i, { device_id: 'conc' }) }))));
+    assert.deepEqual(new Set(statuses), new Set([204]));
+    const writes = state.writes - before;
+    t.diagnostic(`${n} concurrent deliveries were written in ${writes} warehouse write(s)`);
+    assert.ok(writes < n / 3, `${n} deliveries took ${writes} writes`);
+    assert.ok(Math.max(...batches.map((b) => b.messages)) >= 5, 'a batch carried several deliveries');
+    const rows = await duck.queryRows(sensor, { filters: [{ chain: [sensor.fields[0]!], op: 'eq', value: 'conc' }], order: 'desc', limit: 100 });
+    assert.equal(rows.length, n);
+  });
+});
+
+describe('Pub/Sub message decoding', () => {
+  it('decodes ids, nanosecond publish times, attributes and ordering keys in both spellings', () => {
+    const m = decodePubSubMessage({ message_id: '7', publish_time: '2026-11-24T10:00:00.987654321Z', data: 'eyJhIjoxfQ==', attributes: { a: 'b' }, ordering_key: 'k' });
+    assert.equal(m.messageId, '7');
+    assert.equal(m.publishTime, 1795514400987654n);
+    assert.equal(Buffer.from(m.data).toString(), '{"a":1}');
+    assert.equal(m.orderingKey, 'k');
+    assert.throws(() => decodePubSubMessage({ data: 'e30=' }), /messageId is missing/);
+    assert.throws(() => decodePubSubMessage({ messageId: '1', publishTime: 'yesterday' }), /publishTime/);
+  });
+
+  it('resolves the stream from the topic, the subscription, or the only stream', () => {
+    assert.equal(resolveStream(registry, 'trib-', { topic: 'projects/p/topics/trib-lenient_events', subscription: undefined }).name, 'lenient_events');
+    assert.equal(resolveStream(registry, 'trib-', { topic: undefined, subscription: 'projects/p/subscriptions/trib-sensor_readings-push' }).name, 'sensor_readings');
+    assert.throws(() => resolveStream(registry, 'trib-', { topic: undefined, subscription: undefined }), /cannot tell the stream/);
+    assert.equal(resolveStream(new StreamRegistry([lenient]), 'x-', { topic: undefined, subscription: undefined }).name, 'lenient_events');
+  });
+});

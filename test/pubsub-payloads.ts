@@ -1,0 +1,84 @@
+/**
+ * Real Pub/Sub delivery payloads, as Eventarc and push subscriptions send them, for tests that
+ * POST them to the Functions Framework server.
+ */
+
+export interface WireMessage {
+  id: string;
+  /** Raw payload bytes, or a JSON value (serialised). */
+  data?: Uint8Array | unknown;
+  /** The literal `data` field instead of base64 of `data` (for bad base64). */
+  rawData?: string;
+  attributes?: Record<string, string>;
+  orderingKey?: string;
+  publishTime?: string;
+}
+
+const CE_TYPE = 'google.cloud.pubsub.topic.v1.messagePublished';
+
+function pubsubMessageJson(m: WireMessage): Record<string, unknown> {
+  const bytes = m.data instanceof Uint8Array ? m.data : m.data === undefined ? undefined : Buffer.from(JSON.stringify(m.data));
+  const publishTime = m.publishTime ?? new Date().toISOString();
+  return {
+    ...(m.rawData !== undefined ? { data: m.rawData } : bytes ? { data: Buffer.from(bytes).toString('base64') } : {}),
+    attributes: m.attributes ?? {},
+    messageId: m.id,
+    message_id: m.id,
+    publishTime,
+    publish_time: publishTime,
+    ...(m.orderingKey ? { orderingKey: m.orderingKey } : {}),
+  };
+}
+
+/** A request to send: path, headers, body. */
+export interface WireRequest {
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** CloudEvent in structured content mode (`application/cloudevents+json`). */
+export function structuredCloudEvent(project: string, topic: string, m: WireMessage, subscription = `projects/${project}/subscriptions/eventarc-${topic}`): WireRequest {
+  const event = {
+    specversion: '1.0',
+    id: m.id,
+    source: `//pubsub.googleapis.com/projects/${project}/topics/${topic}`,
+    type: CE_TYPE,
+    time: m.publishTime ?? new Date().toISOString(),
+    datacontenttype: 'application/json',
+    data: { message: pubsubMessageJson(m), subscription },
+  };
+  return { path: '/', headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify(event) };
+}
+
+/** CloudEvent in binary content mode (context in `ce-*` headers, data as the body): what Eventarc sends. */
+export function binaryCloudEvent(project: string, topic: string, m: WireMessage, subscription = `projects/${project}/subscriptions/eventarc-${topic}`): WireRequest {
+  return {
+    path: '/',
+    headers: {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': m.id,
+      'ce-source': `//pubsub.googleapis.com/projects/${project}/topics/${topic}`,
+      'ce-type': CE_TYPE,
+      'ce-time': m.publishTime ?? new Date().toISOString(),
+    },
+    body: JSON.stringify({ message: pubsubMessageJson(m), subscription }),
+  };
+}
+
+/** The legacy push body of a push subscription whose endpoint path names the topic. */
+export function legacyPush(project: string, topic: string, m: WireMessage, subscription = `projects/${project}/subscriptions/${topic}-push`): WireRequest {
+  return {
+    path: `/projects/${project}/topics/${topic}`,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ message: pubsubMessageJson(m), subscription }),
+  };
+}
+
+/** POSTs a wire request; returns the status. */
+export async function send(baseUrl: string, req: WireRequest): Promise<number> {
+  const res = await fetch(baseUrl + req.path, { method: 'POST', headers: req.headers, body: req.body });
+  await res.arrayBuffer();
+  return res.status;
+}
