@@ -87,7 +87,7 @@ describe('ingest delivery', () => {
     assert.equal(build.entry_point, '${var.entry_point}');
     const env = byDir('infra/environments/example');
     const runtime = env.locals.runtime as Block;
-    assert.equal(runtime.entry_point, 'ingestPubSub');
+    assert.equal(runtime.entry_point, 'tributaryIngest');
     assert.equal(env.modules.ingest!.entry_point, '${local.runtime.entry_point}');
   });
 });

@@ -25,7 +25,7 @@ variable "prefix" {
 }
 
 variable "stream" {
-  description = "Stream name this function ingests (one function per stream); passed to the function as TRIBUTARY_STREAM."
+  description = "Stream name this function ingests (one function per stream); names the function and its resources (the function finds the stream from the topic name)."
   type        = string
   nullable    = false
   validation {
@@ -55,7 +55,7 @@ variable "dead_letter_topic_id" {
 }
 
 variable "dataset_id" {
-  description = "BigQuery dataset ID (without project) the function writes to; passed as TRIBUTARY_BQ_DATASET."
+  description = "BigQuery dataset ID (without project) the function writes to; its runtime service account gets roles/bigquery.dataEditor on this dataset only."
   type        = string
   nullable    = false
 }
@@ -161,10 +161,10 @@ variable "entry_point" {
   description = "Name of the CloudEvent function the Functions Framework serves (its --target), registered by the function module that package.json's main points at."
   type        = string
   nullable    = false
-  default     = "ingestPubSub"
+  default     = "tributaryIngest"
   validation {
     condition     = can(regex("^[A-Za-z_$][A-Za-z0-9_$]*$", var.entry_point))
-    error_message = "entry_point must be a JavaScript identifier such as \"ingestPubSub\" (the name passed to functions.cloudEvent())."
+    error_message = "entry_point must be a JavaScript identifier such as \"tributaryIngest\" (the name passed to functions.cloudEvent())."
   }
 }
 

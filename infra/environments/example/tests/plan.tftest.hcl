@@ -60,11 +60,11 @@ run "plan_defaults" {
     error_message = "function name should be <prefix>-<stream with hyphens>-ingest"
   }
   assert {
-    condition     = local.function_env["sensor_readings"]["TRIBUTARY_MODE"] == "gcp" && local.function_env["sensor_readings"]["TRIBUTARY_STREAM"] == "sensor_readings" && local.function_env["sensor_readings"]["GOOGLE_CLOUD_PROJECT"] == "trib-test-project" && local.function_env["sensor_readings"]["TRIBUTARY_BQ_DATASET"] == "trib_tributary"
+    condition     = local.function_env["sensor_readings"]["TRIBUTARY_MODE"] == "gcp" && local.function_env["sensor_readings"]["TRIBUTARY_GCP_PROJECT"] == "trib-test-project" && local.function_env["sensor_readings"]["TRIBUTARY_BIGQUERY_DATASET"] == "trib_tributary" && local.function_env["sensor_readings"]["TRIBUTARY_GCP_REGION"] == "EU" && "${local.function_env["sensor_readings"]["TRIBUTARY_PUBSUB_TOPIC_PREFIX"]}sensor_readings" == module.stream["sensor_readings"].topic_name
     error_message = "the function environment does not carry the runtime contract"
   }
   assert {
-    condition     = "${local.api_env["TRIBUTARY_PUBSUB_TOPIC_PREFIX"]}sensor_readings" == module.stream["sensor_readings"].topic_name && !contains(keys(local.api_env), "TRIBUTARY_STREAM")
+    condition     = "${local.api_env["TRIBUTARY_PUBSUB_TOPIC_PREFIX"]}sensor_readings" == module.stream["sensor_readings"].topic_name
     error_message = "the API's topic prefix plus a stream name must be that stream's topic"
   }
   assert {
