@@ -23,6 +23,17 @@ export interface FunctionDeps {
   readonly topicPrefix: string;
   /** Called when a delivery is refused (malformed, transient failure); for logs. */
   readonly onError?: (err: unknown) => void;
+  /**
+   * Writes one structured log entry per committed message (default: a JSON line on stdout,
+   * which Cloud Logging reads as `jsonPayload` with its `severity`). The log-based metrics of
+   * `infra/modules/observability` count `event="message_stored"` with `freshness_ms` (publish →
+   * committed) for the freshness SLO, and `event="message_dead_lettered"` for the alert.
+   */
+  readonly log?: (entry: Record<string, unknown>) => void;
+}
+
+function stdoutLog(entry: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(entry)}\n`);
 }
 
 /** The CloudEvent handler: ingest one Pub/Sub message, resolve once it is committed. */
@@ -32,7 +43,15 @@ export function createIngestHandler(deps: () => Promise<FunctionDeps>): (event: 
     try {
       const delivery = readDelivery(event);
       const stream = resolveStream(d.registry, d.topicPrefix, delivery);
-      await d.ingest.ingest(stream, [delivery.message]);
+      const [outcome] = await d.ingest.ingest(stream, [delivery.message]);
+      const log = d.log ?? stdoutLog;
+      const base = { stream: stream.name, message_id: delivery.message.messageId };
+      if (outcome?.status === 'dead_lettered') {
+        log({ severity: 'WARNING', event: 'message_dead_lettered', ...base, reason: outcome.reason, message: `dead-lettered ${outcome.reason}: ${outcome.detail ?? ''}` });
+      } else if (outcome) {
+        const freshnessMs = Date.now() - Number(delivery.message.publishTime / 1000n);
+        log({ severity: 'INFO', event: 'message_stored', ...base, duplicate: outcome.status === 'duplicate', freshness_ms: freshnessMs, message: `stored (${freshnessMs} ms after publish)` });
+      }
     } catch (err) {
       d.onError?.(err);
       throw err;

@@ -43,6 +43,7 @@ describe('Cloud Function (Functions Framework server)', () => {
   let url: string;
   let state: { failing: boolean; writes: number };
   const batches: BatchReport[] = [];
+  const logs: Record<string, unknown>[] = [];
 
   before(async () => {
     duck = await DuckDBWarehouse.open({ path: ':memory:', threads: 1 });
@@ -50,7 +51,7 @@ describe('Cloud Function (Functions Framework server)', () => {
     const f = flaky(duck);
     state = f.state;
     const ingest = new Ingest({ warehouse: f.w, options: { batchMaxRows: 1000, batchLingerMs: 25, maxMessageBytes: 1024 * 1024, writeRetryMs: 100 }, onBatch: (r) => batches.push(r) });
-    registerIngestFunction('testIngest', async () => ({ registry, ingest, topicPrefix: 'trib-' }));
+    registerIngestFunction('testIngest', async () => ({ registry, ingest, topicPrefix: 'trib-', log: (e) => logs.push(e) }));
     server = getTestServer('testIngest');
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const addr = server.address();
@@ -137,6 +138,22 @@ describe('Cloud Function (Functions Framework server)', () => {
     const rows = await duck.queryRows(sensor, { filters: [{ chain: [sensor.fields[0]!], op: 'eq', value: 'conc' }], order: 'desc', limit: 100 });
     assert.equal(rows.length, n);
   });
+  it('logs one entry per committed message for the freshness SLO and the dead-letter alert', async () => {
+    logs.length = 0;
+    const publishTime = new Date(Date.now() - 1500).toISOString();
+    assert.equal(await send(url, structuredCloudEvent(P, SENSOR_TOPIC, { id: 'log-ok', data: reading(1, { device_id: 'log' }), publishTime })), 204);
+    assert.equal(await send(url, structuredCloudEvent(P, SENSOR_TOPIC, { id: 'log-bad', data: { device_id: 'log' } })), 204);
+    const stored = logs.find((e) => e.message_id === 'log-ok');
+    assert.equal(stored?.event, 'message_stored');
+    assert.equal(stored?.severity, 'INFO');
+    assert.equal(stored?.stream, 'sensor_readings');
+    assert.ok((stored?.freshness_ms as number) >= 1500 && (stored?.freshness_ms as number) < 60_000, `freshness_ms ${String(stored?.freshness_ms)}`);
+    const dead = logs.find((e) => e.message_id === 'log-bad');
+    assert.equal(dead?.event, 'message_dead_lettered');
+    assert.equal(dead?.reason, 'SCHEMA_VIOLATION');
+    assert.equal(dead?.severity, 'WARNING');
+  });
+
 });
 
 describe('Pub/Sub message decoding', () => {
