@@ -1,4 +1,5 @@
 /** Shared test helpers: temporary data dirs, configs, and real servers on ephemeral ports. */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,4 +93,30 @@ export async function publish(
 /** A valid sensor_readings message. */
 export function reading(seq: number, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return { device_id: `dev-${seq % 7}`, seq, temperature_c: 20 + (seq % 10) / 4, measured_at: '2026-11-24T10:00:00Z', ...overrides };
+}
+
+/** A `tributary dev` child process, started and listening. */
+export interface DevProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  /** Resolves with the exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts `tributary dev` on a free port with these data and streams dirs; resolves once it listens. */
+export async function startDevProcess(dataDir: string, streams: string, extra: readonly string[] = []): Promise<DevProcess> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'tributary.js'), 'dev', '--port', '0', '--data-dir', dataDir, '--streams-dir', streams, '--log-level', 'error', ...extra], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let err = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /running on (http:\/\/\S+)/.exec(err);
+      if (m) resolve(m[1]!);
+    });
+    void exited.then(() => reject(new Error(`exited before listening: ${err}`)));
+  });
+  return { child, url, exited };
 }

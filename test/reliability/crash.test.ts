@@ -5,10 +5,9 @@
  * exactly once, and nothing acknowledged before a kill was lost.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { getJson, reading, ROOT, streamsDir, tempDir } from '../helpers.js';
+import { getJson, reading, startDevProcess, streamsDir, tempDir } from '../helpers.js';
 
 const SEED = Number(process.env.TRIBUTARY_CRASH_SEED ?? Date.now() % 1_000_000);
 
@@ -24,22 +23,6 @@ function prng(seed: number): () => number {
   };
 }
 
-async function start(dataDir: string, streams: string): Promise<{ child: ChildProcess; url: string; exited: Promise<unknown> }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'tributary.js'), 'dev', '--port', '0', '--data-dir', dataDir, '--streams-dir', streams, '--log-level', 'error'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  let err = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /running on (http:\/\/\S+)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    void exited.then(() => reject(new Error(`exited before listening: ${err}`)));
-  });
-  return { child, url, exited };
-}
 
 describe(`crash test (seed ${SEED})`, () => {
   it('stores every message exactly once through repeated SIGKILLs while publishing', async (t) => {
@@ -49,7 +32,7 @@ describe(`crash test (seed ${SEED})`, () => {
     const dataDir = join(dir, 'data');
     const batchSize = 25;
     const kills = 5;
-    let server = await start(dataDir, streams);
+    let server = await startDevProcess(dataDir, streams);
     let up = true;
     // The sequence goes on until the last kill and restart are done, so every kill lands mid-publish.
     let nextBatch = 0;
@@ -96,7 +79,7 @@ describe(`crash test (seed ${SEED})`, () => {
         server.child.kill('SIGKILL');
         await server.exited;
         killed++;
-        server = await start(dataDir, streams);
+        server = await startDevProcess(dataDir, streams);
         up = true;
       }
       // A little more traffic after the last restart, then the publishers stop.

@@ -6,32 +6,14 @@
  * SIGKILL and restart. Mounting needs root, which CI has (`.ci/run` runs as root).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { getJson, postJson, reading, ROOT, streamsDir, tempDir } from '../helpers.js';
+import { type DevProcess, getJson, postJson, reading, startDevProcess, streamsDir, tempDir } from '../helpers.js';
 
 const isRoot = process.getuid?.() === 0;
 
-async function start(dataDir: string, streams: string): Promise<{ child: ChildProcess; url: string; exited: Promise<unknown> }> {
-  const child = spawn(
-    process.execPath,
-    [join(ROOT, 'bin', 'tributary.js'), 'dev', '--port', '0', '--data-dir', dataDir, '--streams-dir', streams, '--log-level', 'fatal', '--write-retry-ms', '200'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  let err = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /running on (http:\/\/\S+)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    void exited.then(() => reject(new Error(`exited before listening: ${err}`)));
-  });
-  return { child, url, exited };
-}
 
 describe('warehouse faults: the disk fills up', () => {
   it('answers 503 and acknowledges nothing while the disk is full, then stores everything once space is back', { skip: isRoot ? false : 'mounting a tmpfs needs root (CI runs as root)' }, async (t) => {
@@ -40,10 +22,10 @@ describe('warehouse faults: the disk fills up', () => {
     const mnt = join(dir, 'small-disk');
     await mkdir(mnt);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tributary-test', mnt]);
-    let server: Awaited<ReturnType<typeof start>> | undefined;
+    let server: DevProcess | undefined;
     try {
       const dataDir = join(mnt, 'data');
-      server = await start(dataDir, streams);
+      server = await startDevProcess(dataDir, streams, ['--log-level', 'fatal', '--write-retry-ms', '200']);
       const acknowledged = new Set<string>();
       const batch = (b: number) => ({
         messages: Array.from({ length: 200 }, (_, i) => ({
@@ -84,7 +66,7 @@ describe('warehouse faults: the disk fills up', () => {
 
       server.child.kill('SIGKILL');
       await server.exited;
-      server = await start(dataDir, streams);
+      server = await startDevProcess(dataDir, streams, ['--log-level', 'fatal', '--write-retry-ms', '200']);
       const seen = new Map<string, number>();
       let next: string | null = '/v1/streams/sensor_readings/rows?device_id=disk&limit=1000';
       while (next) {

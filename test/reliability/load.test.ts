@@ -4,29 +4,12 @@
  * request is answered or refused with a clear status.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { getJson, reading, ROOT, streamsDir, tempDir } from '../helpers.js';
+import { getJson, reading, startDevProcess, streamsDir, tempDir } from '../helpers.js';
 
 const SECONDS = Number(process.env.TRIBUTARY_LOAD_SECONDS ?? 5);
 
-async function start(dataDir: string, streams: string): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'tributary.js'), 'dev', '--port', '0', '--data-dir', dataDir, '--streams-dir', streams, '--log-level', 'error'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let err = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /running on (http:\/\/\S+)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    void exited.then(() => reject(new Error(`exited before listening: ${err}`)));
-  });
-  return { child, url, exited };
-}
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -102,7 +85,7 @@ describe('load', () => {
   it(`publishes and reads at once for ${SECONDS}s with zero errors and zero loss`, async (t) => {
     const { dir, cleanup } = await tempDir();
     const streams = await streamsDir(dir);
-    const server = await start(join(dir, 'data'), streams);
+    const server = await startDevProcess(join(dir, 'data'), streams);
     try {
       const deadline = performance.now() + SECONDS * 1000;
       const r = await load(server.url, 'load', () => performance.now() > deadline);
@@ -125,7 +108,7 @@ describe('load', () => {
   it('on SIGTERM during load, answers or refuses every request, exits 0, and loses nothing', async (t) => {
     const { dir, cleanup } = await tempDir();
     const streams = await streamsDir(dir);
-    let server = await start(join(dir, 'data'), streams);
+    let server = await startDevProcess(join(dir, 'data'), streams);
     try {
       let exited = false;
       const running = load(server.url, 'term', () => exited, true);
@@ -136,7 +119,7 @@ describe('load', () => {
       const r = await running;
       assert.equal(code, 0, 'exits 0 after SIGTERM');
       assert.deepEqual(r.errors, [], 'every answer was 200 or 503 SHUTTING_DOWN, or the connection was refused after close');
-      server = await start(join(dir, 'data'), streams);
+      server = await startDevProcess(join(dir, 'data'), streams);
       const seen = await storedIds(server.url, 'term');
       for (const id of r.acked) assert.equal(seen.get(id), 1, `acknowledged ${id} is stored once`);
       t.diagnostic(`SIGTERM after 1 s of load: ${r.acked.size} acknowledged and stored, ${r.refused} refused or closed during shutdown`);
