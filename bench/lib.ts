@@ -103,3 +103,26 @@ export function report(name: string, value: string, note = ''): void {
 }
 
 export const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** Gross-regression floors that failed in this run (see `gate`). */
+export const regressions: string[] = [];
+
+/**
+ * Records a ratio against its in-run baseline and, in the short profile (the one `.ci/run`
+ * runs), flags it when it falls below `floor`: floors sit far below the measured ratios (about a
+ * third of them), so only a gross regression fails CI on a noisy machine. Call `exitOnRegressions`
+ * at the end of the benchmark.
+ */
+export function gate(name: string, ratio: number, floor: number): void {
+  if (Number.isFinite(ratio) && ratio >= floor) return;
+  regressions.push(`${name}: ratio ${fmt(ratio, 2)} < floor ${fmt(floor, 2)}`);
+  process.stdout.write(`REGRESSION ${name}: ratio ${fmt(ratio, 2)} is below the gross-regression floor ${fmt(floor, 2)}\n`);
+}
+
+/** Exits 1 if any `gate` failed (the process exit code is what `npm run bench` and CI check). */
+export function exitOnRegressions(): void {
+  if (regressions.length > 0) {
+    process.stdout.write(`${regressions.length} gross regression(s)\n`);
+    process.exitCode = 1;
+  }
+}
