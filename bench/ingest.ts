@@ -18,7 +18,7 @@ import { ENVELOPE_FIELDS, loadStreams } from '../src/core/schema.js';
 import { compileValidator } from '../src/core/validate.js';
 import { DuckDBWarehouse } from '../src/warehouse/duckdb/warehouse.js';
 import { columnWriter } from '../src/warehouse/duckdb/types.js';
-import { type ChildServer, demoMessage, fmt, median, profile, report, ROOT, startChild, startTributary, tempDir } from './lib.js';
+import { type ChildServer, demoMessage, exitOnRegressions, fmt, gate, median, profile, report, ROOT, startChild, startTributary, tempDir } from './lib.js';
 
 const P = profile();
 const RUNS = P === 'full' ? 3 : 1;
@@ -126,6 +126,7 @@ async function main(): Promise<void> {
     report('baseline: raw DuckDB Appender, same rows (rows/s)', fmt(median(raw)));
     report(`durable ingest, HTTP 1,000 msgs/request, ${BATCHED_SECONDS}s (rows/s)`, fmt(median(batched)), `peak RSS ${fmt(peak)} MiB`);
     report('  ratio to raw Appender (target >= 0.50)', fmt(median(batched) / median(raw), 2));
+    gate('batched ingest / raw Appender', median(batched) / median(raw), 0.3);
 
     // 2. One message per request vs a bare Fastify route, at two levels of concurrency.
     let single1000 = 0;
@@ -151,6 +152,7 @@ async function main(): Promise<void> {
       report(`durable ingest, 1 message/request, ${connections} in flight (req/s)`, fmt(median(single)));
       report(`  ratio to bare Fastify${connections === 1000 ? ' (target >= 0.50)' : ''}`, fmt(median(single) / median(bare), 2));
       if (connections === 1000) single1000 = median(single);
+      gate(`one message per request, ${connections} in flight / bare Fastify`, median(single) / median(bare), connections === 1000 ? 0.12 : 0.03);
     }
 
     // 3. Publish -> queryable latency at half the 1000-in-flight maximum, and the same load
@@ -179,3 +181,4 @@ async function main(): Promise<void> {
 }
 
 await main();
+exitOnRegressions();

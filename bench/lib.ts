@@ -108,10 +108,9 @@ export const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', 
 export const regressions: string[] = [];
 
 /**
- * Records a ratio against its in-run baseline and, in the short profile (the one `.ci/run`
- * runs), flags it when it falls below `floor`: floors sit far below the measured ratios (about a
- * third of them), so only a gross regression fails CI on a noisy machine. Call `exitOnRegressions`
- * at the end of the benchmark.
+ * Flags a ratio to its in-run baseline that falls below `floor`. Floors sit far below the
+ * measured ratios (about a third of them), so only a gross regression fails the run on a noisy
+ * machine; `.ci/run` runs the short profile. Call `exitOnRegressions` at the end of the benchmark.
  */
 export function gate(name: string, ratio: number, floor: number): void {
   if (Number.isFinite(ratio) && ratio >= floor) return;

@@ -10,7 +10,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { generate } from './generate.js';
-import { fmt, median, profile, report, ROOT, startChild, startTributary, tempDir } from './lib.js';
+import { exitOnRegressions, fmt, gate, median, profile, report, ROOT, startChild, startTributary, tempDir } from './lib.js';
 
 const P = profile();
 const SIZES = P === 'full' ? [1_000_000, 10_000_000] : [100_000];
@@ -72,6 +72,7 @@ async function main(): Promise<void> {
       report(`  baseline: naive SELECT * ... LIMIT 100 per request (req/s)`, fmt(median(naive)));
       report(`  rows API, last hour + device_id, newest 100 (req/s)`, fmt(median(api)), `peak RSS ${fmt(peak)} MiB (target <= 512)`);
       report('  ratio to naive (target >= 3)', fmt(median(api) / median(naive), 2));
+      gate(`rows API / naive query at ${fmt(size)} rows`, median(api) / median(naive), 0.25);
       report('  rows API at 100 req/s: p50 / p99 (ms)', latency, 'targets: p50 <= 10, p99 <= 50');
     }
   } finally {
@@ -80,3 +81,4 @@ async function main(): Promise<void> {
 }
 
 await main();
+exitOnRegressions();
