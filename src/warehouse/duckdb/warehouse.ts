@@ -6,6 +6,7 @@ import {
   type DuckDBConnection,
   DuckDBInstance,
   DuckDBListValue,
+  type DuckDBPreparedStatement,
   DuckDBTimestampValue,
   type DuckDBValue,
 } from '@duckdb/node-api';
@@ -84,8 +85,17 @@ function classify(err: unknown, what: string): WarehouseError {
   return new WarehouseError(`DuckDB ${what} failed: ${message}`, !PERMANENT.test(message), { cause: err });
 }
 
-/** A small pool of connections, handed out one query at a time. */
+/** How many prepared read statements each read connection keeps (least recently used out). */
+const STATEMENT_CACHE_SIZE = 64;
+
+/**
+ * A small pool of connections, handed out one query at a time. Each connection keeps its
+ * recently used prepared statements: the read routes build a handful of SQL texts (values are
+ * always parameters), so parsing and planning are paid once per text instead of per request.
+ */
 class ConnectionPool {
+  private readonly statements = new Map<DuckDBConnection, Map<string, DuckDBPreparedStatement>>();
+
   private readonly idle: DuckDBConnection[];
   private readonly waiting: ((c: DuckDBConnection) => void)[] = [];
 
@@ -104,7 +114,30 @@ class ConnectionPool {
     }
   }
 
+  /** Runs `sql` with `params` on `c` through its cached prepared statement. */
+  async run(c: DuckDBConnection, sql: string, params: DuckDBValue[]): Promise<DuckDBValue[][]> {
+    let cache = this.statements.get(c);
+    if (!cache) this.statements.set(c, (cache = new Map()));
+    let ps = cache.get(sql);
+    if (ps) {
+      cache.delete(sql);
+    } else {
+      ps = await c.prepare(sql);
+      if (cache.size >= STATEMENT_CACHE_SIZE) {
+        const [oldest, old] = cache.entries().next().value!;
+        cache.delete(oldest);
+        old.destroySync();
+      }
+    }
+    cache.set(sql, ps);
+    ps.clearBindings();
+    if (params.length > 0) ps.bind(params);
+    return (await ps.runAndReadAll()).getRows();
+  }
+
   closeAll(): void {
+    for (const cache of this.statements.values()) for (const ps of cache.values()) ps.destroySync();
+    this.statements.clear();
     for (const c of this.idle) c.closeSync();
   }
 }
@@ -346,7 +379,7 @@ export class DuckDBWarehouse implements Warehouse {
           c.interrupt();
         }, timeoutMs) : undefined;
         try {
-          return (await c.runAndReadAll(sql, params)).getRows();
+          return await this.readers.run(c, sql, params);
         } finally {
           clearTimeout(timer);
         }
