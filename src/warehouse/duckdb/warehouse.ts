@@ -437,7 +437,9 @@ export class DuckDBWarehouse implements Warehouse {
     const select: string[] = [];
     const readers: [string, ResultReader][] = [];
     if (q.intervalMicros !== undefined) {
-      const n = p(q.intervalMicros);
+      // Typed as BIGINT: a bigint parameter binds as HUGEINT, which made the bucket arithmetic
+      // 128-bit for every row (about 10x slower, measured by the aggregate benchmark).
+      const n = `${p(q.intervalMicros)}::BIGINT`;
       select.push(`make_timestamp(((epoch_us(publish_time) // ${n}) * ${n})::BIGINT)`);
       readers.push(['time', (v) => (v === null ? null : formatTimestamp((v as DuckDBTimestampValue).micros))]);
     }
