@@ -12,8 +12,8 @@
  */
 import { join } from 'node:path';
 import { generate } from './generate.js';
-import { closedLoop, type LoadResult } from './load.js';
-import { type ChildServer, exitOnRegressions, fmt, gate, median, percentile, profile, report, ROOT, startChild, startTributary, tempDir } from './lib.js';
+import { closedLoop, type LoadResult, serverNodeFlags } from './load.js';
+import { type ChildServer, exitOnRegressions, fmt, gate, median, percentile, profile, report, ROOT, startChild, tempDir } from './lib.js';
 
 const P = profile();
 const SIZES = P === 'full' ? [1_000_000, 10_000_000] : [100_000];
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
         } finally {
           await base.stop();
         }
-        const server = await startTributary(dataDir);
+        const server = await startChild([...serverNodeFlags(), join(ROOT, 'bin', 'tributary.js'), 'dev', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn']);
         try {
           api.push(await measure(server, API_PATH));
           peak = Math.max(peak, server.peakRssMiB());

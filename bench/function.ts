@@ -19,6 +19,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBigQueryEmulator } from '../test/emulators.js';
 import { binaryCloudEvent } from '../test/pubsub-payloads.js';
+import { serverNodeFlags } from './load.js';
 import type { FunctionStats } from './servers/function.js';
 import { demoMessage, exitOnRegressions, fmt, gate, median, percentile, profile, report, ROOT, startChild, tempDir } from './lib.js';
 
@@ -77,7 +78,7 @@ async function runOnce(dir: string, name: string, maxRows: number, lingerMs: num
   const bq = await startBigQueryEmulator(join(dir, name), PROJECT);
   const statsFile = join(dir, `${name}.stats.json`);
   try {
-    const server = await startChild([join(ROOT, 'dist', 'bench', 'servers', 'function.js'), bq.url, PROJECT, 'bench', String(maxRows), String(lingerMs), statsFile]);
+    const server = await startChild([...serverNodeFlags(), join(ROOT, 'dist', 'bench', 'servers', 'function.js'), bq.url, PROJECT, 'bench', String(maxRows), String(lingerMs), statsFile]);
     let l: Awaited<ReturnType<typeof load>>;
     try {
       l = await load(server.url, SECONDS, name);

@@ -85,3 +85,13 @@ export async function fixedRate(next: (i: number) => LoadRequest, rate: number, 
   await Promise.all(inFlight);
   return { latencies, errors, seconds: (performance.now() - started) / 1000, ...(firstError ? { firstError } : {}) };
 }
+
+/**
+ * Node flags for a server child: with `BENCH_CPU_PROF=<dir>` set, the server writes a
+ * `node --cpu-prof` profile into that directory when it exits (what the figures' "what limits
+ * it" notes are based on).
+ */
+export function serverNodeFlags(): string[] {
+  const dir = process.env.BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
