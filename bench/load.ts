@@ -3,7 +3,9 @@
  * percentiles (autocannon reports no p95) or an open-loop shape: a closed loop with a fixed
  * number of requests in flight, and a fixed-rate (open-loop) schedule whose latencies are
  * measured from each request's scheduled time, so a stalled server cannot hide its queue
- * (no coordinated omission).
+ * (no coordinated omission). Requests ask for uncompressed answers (`accept-encoding: identity`,
+ * which fetch would otherwise set to gzip), as autocannon does in bench/reads.ts and
+ * bench/ingest.ts, so the figures compare with theirs.
  */
 
 /** What one request of a load run is: a URL and optional init (method, headers, body). */
@@ -24,7 +26,7 @@ export interface LoadResult {
 /** Reads the answer and checks it is 2xx; `check` may inspect the body (JSON) too. */
 async function exchange(r: LoadRequest, check?: (status: number, body: string) => string | undefined): Promise<string | undefined> {
   try {
-    const res = await fetch(r.url, r.init);
+    const res = await fetch(r.url, { ...r.init, headers: { 'accept-encoding': 'identity', ...(r.init?.headers as Record<string, string> | undefined) } });
     const body = await res.text();
     if (res.status < 200 || res.status >= 300) return `status ${res.status}: ${body.slice(0, 200)}`;
     return check?.(res.status, body);
