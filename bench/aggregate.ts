@@ -84,8 +84,9 @@ async function main(): Promise<void> {
       report('  aggregate API, 1 in flight: p50 / p95 (ms)', `${fmt(m(api, 'p50'), 1)} / ${fmt(m(api, 'p95'), 1)}`, `target p95 <= 50 at 10M rows${m(api, 'p95') <= 50 ? '' : ' (over 50 here)'}`);
       report('  p95 ratio raw / API (1 = no overhead)', fmt(m(raw, 'p95') / m(api, 'p95'), 2));
       if (P === 'short') {
-        gate('aggregate: throughput vs raw SQL', m(api, 'rate') / m(raw, 'rate'), 0.3);
-        gate('aggregate: p95 raw / API', m(raw, 'p95') / m(api, 'p95'), 0.3);
+        // Measured 1.3 to 1.9 (throughput) and 1.9 to 3.0 (p95) at 100k rows, load average 3 to 7.
+        gate('aggregate: throughput vs raw SQL', m(api, 'rate') / m(raw, 'rate'), 0.5);
+        gate('aggregate: p95 raw / API', m(raw, 'p95') / m(api, 'p95'), 0.6);
       }
     }
   } finally {

@@ -122,8 +122,9 @@ async function main(): Promise<void> {
     const p99 = median(batched.map((r) => r.p99));
     report('  p99 delivery -> written (target <= 250 ms)', fmt(p99), p99 <= 250 ? 'met' : 'missed');
     if (P === 'short') {
-      gate('function: throughput vs one write per message', ratio, 2);
-      gate('function: rows per write vs one', fn.rowsPerWrite / base.rowsPerWrite, 10);
+      // Measured 17 to 26 (throughput) and 38 (rows per write) on the shared 2-core machine.
+      gate('function: throughput vs one write per message', ratio, 6);
+      gate('function: rows per write vs one', fn.rowsPerWrite / base.rowsPerWrite, 12);
     }
   } finally {
     await cleanup();
