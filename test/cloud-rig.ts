@@ -159,7 +159,7 @@ export interface CloudRig {
  * Starts the cloud path under `dir`. The function's BigQuery client uses `fnEndpoint(bq.url)`
  * (a fault proxy in front of the emulator, say); the API reads from the emulator directly.
  */
-export async function startCloudRig(dir: string, opts: { name: string; dataset: string; writeRetryMs: number; fnEndpoint?: (bqUrl: string) => string; onWriteError?: (err: unknown, willRetry: boolean) => void }): Promise<CloudRig> {
+export async function startCloudRig(dir: string, opts: { name: string; dataset: string; writeRetryMs: number; fnEndpoint?: (bqUrl: string) => Promise<string>; onWriteError?: (err: unknown, willRetry: boolean) => void }): Promise<CloudRig> {
   let ps: PubSubEmulator | undefined;
   let bq: BigQueryEmulator | undefined;
   let fnRuntime: Runtime | undefined;
@@ -184,7 +184,7 @@ export async function startCloudRig(dir: string, opts: { name: string; dataset: 
     ).config;
     // The API first: it creates the dataset and tables, so the function starts on a ready warehouse.
     api = await startServer(cfg(bq.url), { logger: false });
-    fnRuntime = await createRuntime(cfg(opts.fnEndpoint ? opts.fnEndpoint(bq.url) : bq.url), { onWriteError: (_s, err, willRetry) => opts.onWriteError?.(err, willRetry) });
+    fnRuntime = await createRuntime(cfg(opts.fnEndpoint ? await opts.fnEndpoint(bq.url) : bq.url), { onWriteError: (_s, err, willRetry) => opts.onWriteError?.(err, willRetry) });
     fn = await startFunctionServer(opts.name, fnRuntime);
   } catch (err) {
     await close();
