@@ -172,6 +172,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Headers, and HTTP caching of answers that cannot change (closed time ranges).
   app.addHook('onSend', async (req, reply, payload) => {
     void reply.header('x-request-id', String(req.id));
+    // A body refused as too large is unread, and Node closes such a connection after the answer:
+    // a client still uploading would get a reset (EPIPE) instead of the 413. Discard what it is
+    // still sending first (a bounded lingering close), so that it reads 413 PAYLOAD_TOO_LARGE.
+    if (reply.statusCode === 413 && !req.raw.complete && !req.raw.readableEnded) await discardBody(req.raw, config.bodyLimitBytes);
     if (closing) void reply.header('connection', 'close');
     if (req.closedRange && reply.statusCode === 200 && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
       // Weak: the same tag for every content encoding of the answer.
@@ -206,3 +210,36 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 }
 
 export { sendError };
+
+/** Longest a refused body is read and discarded before answering, in milliseconds. */
+const DISCARD_MAX_MS = 5000;
+
+/**
+ * Reads and drops the rest of a request body, at most `4 x limit` bytes (and 64 MiB) and
+ * {@link DISCARD_MAX_MS}; never buffers it. Resolves when the body ended or a bound was hit
+ * (then the connection is closed after the answer anyway).
+ */
+function discardBody(raw: import('node:http').IncomingMessage, limit: number): Promise<void> {
+  const maxBytes = Math.min(4 * limit, 64 * 1024 * 1024);
+  return new Promise<void>((resolve) => {
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      raw.off('end', done);
+      raw.off('error', done);
+      raw.off('close', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > maxBytes) done();
+    };
+    const timer = setTimeout(done, DISCARD_MAX_MS);
+    raw.on('data', onData);
+    raw.once('end', done);
+    raw.once('error', done);
+    raw.once('close', done);
+    raw.resume();
+  });
+}

@@ -1,0 +1,135 @@
+/**
+ * Memory under hostile input in volume, on the real `tributary dev` process with its default
+ * limits (10 MiB bodies, 1 MiB messages): bodies over and at the body limit, huge strings, deep
+ * nesting, thousands of bad messages and dead letters, garbage bodies, huge query strings and
+ * headers. Two equal rounds: never a 5xx, the process's peak RSS (VmHWM) stays under the
+ * project's memory target, and its RSS does not keep growing from one round to the next.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { startDevProcess, streamsDir, tempDir } from '../helpers.js';
+
+const MIB = 1024 * 1024;
+/** The project's memory target (docs/performance.md): peak RSS at most 512 MiB. */
+const PEAK_BOUND = 512 * MIB;
+/** Largest RSS growth allowed between two equal rounds (allocator and cache noise, not a leak). */
+const GROWTH_BOUND = 64 * MIB;
+const BODY_LIMIT = 10 * MIB;
+
+async function memory(pid: number): Promise<{ rss: number; hwm: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
+}
+
+const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
+const messagesBody = (datas: string[]) => JSON.stringify({ messages: datas.map((data) => ({ data })) });
+
+interface Req {
+  what: string;
+  path: string;
+  method?: 'GET' | 'POST';
+  body?: Buffer;
+  headers?: Record<string, string>;
+  /** Statuses this request may get (never a 5xx). */
+  allowed: number[];
+}
+
+/** One round of hostile requests; every round sends the same volume. */
+function round(r: number): Req[] {
+  const pub = '/v1/streams/sensor_readings/messages';
+  const json = { 'content-type': 'application/json' };
+  const reqs: Req[] = [];
+  // Over the body limit (refused on Content-Length) and just over it with a body that is all there.
+  const over = Buffer.alloc(BODY_LIMIT + 1, 0x20);
+  for (let i = 0; i < 10; i++) reqs.push({ what: 'body over the limit', path: pub, body: over, headers: json, allowed: [413] });
+  // At the limit: 6 messages of 1.2 MiB each (over --max-message-bytes): MESSAGE_TOO_LARGE dead letters.
+  const big = b64(Buffer.alloc(1.2 * MIB, 0x61));
+  const atLimit = Buffer.from(messagesBody(Array.from({ length: 6 }, () => big)));
+  assert.ok(atLimit.length <= BODY_LIMIT && atLimit.length > BODY_LIMIT * 0.9, `at-limit body is ${atLimit.length} bytes`);
+  for (let i = 0; i < 6; i++) reqs.push({ what: 'body at the limit, oversize messages', path: pub, body: atLimit, headers: json, allowed: [200] });
+  // Huge strings that are valid: a 900 KB device_id and 900 KB of tags, stored as rows.
+  const huge = 'x'.repeat(900 * 1024);
+  for (let i = 0; i < 4; i++) {
+    reqs.push({
+      what: 'huge strings',
+      path: pub,
+      body: Buffer.from(messagesBody([b64(JSON.stringify({ device_id: `${huge}${r}-${i}`, seq: i, measured_at: '2026-11-24T00:00:00Z' })), b64(JSON.stringify({ device_id: 'mem', seq: i, measured_at: '2026-11-24T00:00:00Z', tags: [huge, huge.slice(1)] }))])),
+      headers: json,
+      allowed: [200],
+    });
+  }
+  // Deep nesting inside messages (dead letters), and as the request body itself.
+  const deep = b64('['.repeat(200_000) + ']'.repeat(200_000));
+  for (let i = 0; i < 4; i++) reqs.push({ what: 'deeply nested messages', path: pub, body: Buffer.from(messagesBody(Array.from({ length: 10 }, () => deep))), headers: json, allowed: [200] });
+  for (let i = 0; i < 4; i++) reqs.push({ what: 'deeply nested body', path: pub, body: Buffer.from('{"messages":' + '['.repeat(2_000_000) + ']'.repeat(2_000_000) + '}'), headers: json, allowed: [400] });
+  // Many bad messages: 1000 per request, every one a dead letter with a reason.
+  const bad = ['@@@@', b64('{"device_id": '), b64('{"device_id":"m","seq":"x","measured_at":"2026"}'), b64('\u0000\u00ff'), ''];
+  for (let i = 0; i < 20; i++) reqs.push({ what: 'many bad messages', path: pub, body: Buffer.from(messagesBody(Array.from({ length: 1000 }, (_, k) => bad[k % bad.length]!))), headers: json, allowed: [200] });
+  // Garbage: 5 MiB that is not JSON, a wrong content type.
+  const garbage = Buffer.alloc(5 * MIB, 0x7b);
+  for (let i = 0; i < 4; i++) reqs.push({ what: 'garbage body', path: pub, body: garbage, headers: json, allowed: [400] });
+  for (let i = 0; i < 4; i++) reqs.push({ what: 'wrong content type', path: pub, body: garbage, headers: { 'content-type': 'application/x-tar' }, allowed: [415] });
+  // Huge query strings and headers.
+  // Node counts the request line in its 16 KiB header limit: 431 (see docs/errors.md).
+  for (let i = 0; i < 20; i++) reqs.push({ what: 'huge query string', path: `/v1/streams/sensor_readings/rows?device_id=${'q'.repeat(100_000)}`, allowed: [414, 431] });
+  for (let i = 0; i < 20; i++) reqs.push({ what: 'huge header', path: '/v1/streams/sensor_readings/rows?limit=1', headers: { 'x-junk': 'h'.repeat(60_000) }, allowed: [200, 431] });
+  return reqs;
+}
+
+async function send(url: string, req: Req): Promise<number | string> {
+  try {
+    const res = await fetch(url + req.path, { method: req.method ?? (req.body ? 'POST' : 'GET'), headers: req.headers ?? {}, ...(req.body ? { body: new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.length) } : {}) });
+    await res.arrayBuffer();
+    return res.status;
+  } catch (err) {
+    return `connection failed: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`;
+  }
+}
+
+describe('memory under hostile input', () => {
+  it(`stays under ${PEAK_BOUND / MIB} MiB and does not grow between two equal rounds, never answering 5xx`, async (t) => {
+    const { dir, cleanup } = await tempDir();
+    const streams = await streamsDir(dir);
+    const server = await startDevProcess(join(dir, 'data'), streams);
+    const pid = server.child.pid!;
+    try {
+      const start = await memory(pid);
+      const figures: { rss: number; hwm: number; ms: number; requests: number; bytes: number }[] = [];
+      const problems: string[] = [];
+      for (let r = 1; r <= 2; r++) {
+        const reqs = round(r);
+        const started = performance.now();
+        let next = 0;
+        let bytes = 0;
+        await Promise.all(Array.from({ length: 6 }, async () => {
+          while (next < reqs.length) {
+            const req = reqs[next++]!;
+            bytes += (req.body?.length ?? 0) + req.path.length + Object.values(req.headers ?? {}).join('').length;
+            const status = await send(server.url, req);
+            if (typeof status !== 'number' || !req.allowed.includes(status)) problems.push(`round ${r}, ${req.what}: ${status} (allowed ${req.allowed.join(',')})`);
+          }
+        }));
+        const ms = performance.now() - started;
+        // Let in-flight work and garbage collection settle before reading RSS.
+        await new Promise((res) => setTimeout(res, 1000));
+        figures.push({ ...(await memory(pid)), ms, requests: reqs.length, bytes });
+      }
+      const [r1, r2] = figures as [typeof figures[0], typeof figures[0]];
+      const m = (b: number) => `${(b / MIB).toFixed(0)} MiB`;
+      t.diagnostic(`RSS at start ${m(start.rss)}; per round ${r1.requests} hostile requests, ${m(r1.bytes)} sent`);
+      t.diagnostic(`round 1: ${(r1.ms / 1000).toFixed(1)} s, RSS after ${m(r1.rss)}, peak (VmHWM) ${m(r1.hwm)}`);
+      t.diagnostic(`round 2: ${(r2.ms / 1000).toFixed(1)} s, RSS after ${m(r2.rss)}, peak (VmHWM) ${m(r2.hwm)}; growth ${((r2.rss - r1.rss) / MIB).toFixed(1)} MiB (bound ${m(GROWTH_BOUND)})`);
+      assert.deepEqual(problems, [], 'every hostile request got its documented 4xx (or 200), never a 5xx or a dropped connection');
+      assert.ok(r2.hwm <= PEAK_BOUND, `peak RSS ${m(r2.hwm)} over ${m(PEAK_BOUND)}`);
+      assert.ok(r2.rss - r1.rss <= GROWTH_BOUND, `RSS grew ${m(r2.rss - r1.rss)} between two equal rounds`);
+      assert.equal(server.child.exitCode, null, 'still running');
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      await cleanup();
+    }
+  });
+});
