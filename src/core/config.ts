@@ -38,7 +38,7 @@ export interface Config {
   readonly defaultPageSize: number;
   /** Largest `limit` a client may ask for. */
   readonly maxPageSize: number;
-  /** DuckDB memory_limit (e.g. `1GB`), or undefined for DuckDB's default. */
+  /** DuckDB memory_limit (e.g. `1GB`; default `256MB`), or undefined for DuckDB's default. */
   readonly duckdbMemoryLimit: string | undefined;
   /** DuckDB threads, or undefined for one per core. */
   readonly duckdbThreads: number | undefined;
@@ -177,7 +177,7 @@ export const SETTINGS = [
   { key: 'maxMessagesPerRequest', flag: '--max-messages-per-request', env: ['TRIBUTARY_MAX_MESSAGES_PER_REQUEST'], default: 1000, doc: 'Most messages in one publish request (Pub/Sub allows 1000).', parse: int(1, 100_000) },
   { key: 'defaultPageSize', flag: '--default-page-size', env: ['TRIBUTARY_DEFAULT_PAGE_SIZE'], default: 100, doc: 'Rows per page when a request gives no limit.', parse: int(1, 100_000) },
   { key: 'maxPageSize', flag: '--max-page-size', env: ['TRIBUTARY_MAX_PAGE_SIZE'], default: 1000, doc: 'Largest limit a request may ask for.', parse: int(1, 100_000) },
-  { key: 'duckdbMemoryLimit', flag: '--duckdb-memory-limit', env: ['TRIBUTARY_DUCKDB_MEMORY_LIMIT'], default: undefined, doc: 'DuckDB memory_limit, e.g. 512MB (default: DuckDB\'s, 80% of RAM).', parse: optional(text) },
+  { key: 'duckdbMemoryLimit', flag: '--duckdb-memory-limit', env: ['TRIBUTARY_DUCKDB_MEMORY_LIMIT'], default: '256MB', doc: 'DuckDB memory_limit (its buffer pool and query memory; larger queries spill to the data dir). DuckDB\'s own default, 80% of RAM, let the process grow with the data it had written (docs/reliability.md); raise it for large aggregates.', parse: optional(text) },
   { key: 'duckdbThreads', flag: '--duckdb-threads', env: ['TRIBUTARY_DUCKDB_THREADS'], default: undefined, doc: 'DuckDB worker threads (default: one per core).', parse: optional(int(1, 256)) },
   {
     key: 'logLevel', flag: '--log-level', env: ['TRIBUTARY_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', doc: `Log level: ${LOG_LEVELS.join(', ')}.`,

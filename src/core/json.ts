@@ -12,8 +12,43 @@ const RISKY_NUMBER = /\d{16}|[eE][+-]?\d{3}/;
 /** Deepest nesting of a JSON value Tributary stores: BigQuery's limit for JSON columns. */
 export const MAX_JSON_DEPTH = 500;
 
-/** Parses JSON text; throws SyntaxError (with the native message) when it is not JSON. */
+/**
+ * Nesting beyond which a text is refused before it is parsed. JSON.parse builds every level
+ * before anyone can check the depth: a 4 MB body of `[[[[...` became 2 million arrays and
+ * about 200 MB of heap, so a few such requests at once took the process over 1 GB (found by
+ * test/reliability/memory.test.ts). Values between MAX_JSON_DEPTH and this still parse, so their
+ * depth is reported by the validator as before.
+ */
+export const MAX_PARSE_DEPTH = 10_000;
+
+/** True when the text's arrays/objects (outside strings) nest deeper than `max`: one linear scan. */
+export function textNestsDeeperThan(text: string, max: number): boolean {
+  // A text of at most max characters cannot open more than max levels.
+  if (text.length <= max) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** Thrown by {@link parseJson} for a text nested deeper than {@link MAX_PARSE_DEPTH}, unparsed. */
+export class JsonTooDeepError extends SyntaxError {}
+
+/**
+ * Parses JSON text; throws SyntaxError (with the native message) when it is not JSON, and
+ * {@link JsonTooDeepError} when it nests deeper than {@link MAX_PARSE_DEPTH}.
+ */
 export function parseJson(text: string): unknown {
+  if (textNestsDeeperThan(text, MAX_PARSE_DEPTH)) throw new JsonTooDeepError(`nested deeper than ${MAX_PARSE_DEPTH} levels; refused before parsing`);
   const value: unknown = JSON.parse(text);
   if (!RISKY_NUMBER.test(text)) return value;
   try {

@@ -1,5 +1,5 @@
 import type { DeadLetterReason } from './errors.js';
-import { parseJson } from './json.js';
+import { JsonTooDeepError, MAX_JSON_DEPTH, MAX_PARSE_DEPTH, parseJson } from './json.js';
 import type { StreamDef } from './schema.js';
 import { type StoredRecord, type Validator, Violation } from './validate.js';
 
@@ -86,6 +86,9 @@ export function prepareMessage(stream: StreamDef, validate: Validator, msg: Inbo
   try {
     parsed = parseJson(text);
   } catch (err) {
+    if (err instanceof JsonTooDeepError) {
+      return dead('SCHEMA_VIOLATION', `expected JSON nested at most ${MAX_JSON_DEPTH} levels deep (BigQuery's limit); this payload nests over ${MAX_PARSE_DEPTH} levels and was not parsed`);
+    }
     return dead('INVALID_JSON', `the payload is not JSON: ${(err as Error).message}`);
   }
   try {
