@@ -37,7 +37,7 @@ interface Req {
   what: string;
   path: string;
   method?: 'GET' | 'POST';
-  body?: Buffer;
+  body?: Buffer<ArrayBuffer>;
   headers?: Record<string, string>;
   /** Statuses this request may get (never a 5xx). */
   allowed: number[];
@@ -87,7 +87,7 @@ function round(r: number): Req[] {
 
 async function send(url: string, req: Req): Promise<number | string> {
   try {
-    const res = await fetch(url + req.path, { method: req.method ?? (req.body ? 'POST' : 'GET'), headers: req.headers ?? {}, ...(req.body ? { body: new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.length) as unknown as ArrayBuffer } : {}) });
+    const res = await fetch(url + req.path, { method: req.method ?? (req.body ? 'POST' : 'GET'), headers: req.headers ?? {}, ...(req.body ? { body: req.body } : {}) });
     await res.arrayBuffer();
     return res.status;
   } catch (err) {
