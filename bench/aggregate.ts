@@ -85,8 +85,8 @@ async function main(): Promise<void> {
       report('  p95 ratio raw / API (1 = no overhead)', fmt(m(raw, 'p95') / m(api, 'p95'), 2));
       if (P === 'short') {
         // Measured 1.3 to 1.9 (throughput) and 1.9 to 3.0 (p95) at 100k rows, load average 3 to 7.
-        gate('aggregate: throughput vs raw SQL', m(api, 'rate') / m(raw, 'rate'), 0.5);
-        gate('aggregate: p95 raw / API', m(raw, 'p95') / m(api, 'p95'), 0.6);
+        gate('aggregate: throughput vs raw SQL', m(api, 'rate') / m(raw, 'rate'), 0.35);
+        gate('aggregate: p95 raw / API', m(raw, 'p95') / m(api, 'p95'), 0.35);
       }
     }
   } finally {

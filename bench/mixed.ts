@@ -106,9 +106,9 @@ async function main(): Promise<void> {
     report(`  achieved ingest (msg/s stored, of ${fmt(PUBLISH_RATE * MESSAGES_PER_REQUEST)} offered)`, fmt(rate), `peak RSS ${fmt(Math.max(...runs.map((r) => r.peak)))} MiB`);
     report('  errors (publish + reads) / lost (acknowledged, not stored)', `${errors} / ${lost}`, `${fmt(runs.reduce((n, r) => n + r.acked, 0))} acknowledged, ${fmt(runs.reduce((n, r) => n + r.found, 0))} in the table${firstError ? `; first error: ${firstError}` : ''}`);
     if (P === 'short') {
-      // Measured 0.005 to 0.044: reads queue behind ingest (the target is missed), so the ratio
-      // swings with the machine's load; the floor only catches a further gross collapse.
-      gate('mixed: read p99 alone / during ingest', baseP99 / readP99, 0.004);
+      // The read p99 ratio is not gated: it measured 0.005 to 0.044 (reads queue behind ingest;
+      // the target is missed) and swings with the machine's load, so any floor would be noise.
+      gate('mixed: no errors', errors === 0 ? 1 : 0, 1);
       gate('mixed: achieved / offered msg/s', rate / (PUBLISH_RATE * MESSAGES_PER_REQUEST), 0.33);
       // Loss is never noise: any acknowledged row missing fails.
       gate('mixed: stored / acknowledged rows', lost === 0 ? 1 : 0, 1);

@@ -16,7 +16,7 @@ const instance = await DuckDBInstance.create(join(dataDir, 'tributary.duckdb'), 
 const connections = [await instance.connect(), await instance.connect()];
 let next = 0;
 const SQL =
-  'SELECT make_timestamp(((epoch_us(publish_time) // $1) * $1)::BIGINT), count(*), avg("temperature_c")::DOUBLE FROM "sensor_readings" ' +
+  'SELECT make_timestamp(((epoch_us(publish_time) // $1::BIGINT) * $1::BIGINT)::BIGINT), count(*), avg("temperature_c")::DOUBLE FROM "sensor_readings" ' +
   'WHERE publish_time >= $2 AND publish_time < $3 GROUP BY 1 ORDER BY 1 ASC NULLS FIRST LIMIT $4';
 const app = Fastify({ logger: false });
 app.get<{ Querystring: { from: string; to: string } }>('/aggregate', async (req) => {
