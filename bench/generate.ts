@@ -27,8 +27,9 @@ export async function generate(dataDir: string, rows: number, endMicros: bigint)
   await w.close();
   const validate = compileValidator(stream);
   const writers = stream.fields.map(columnWriter);
-  // Bounded: without a memory limit DuckDB may keep up to 80% of RAM in its buffer pool while
-  // 10M rows are appended (a 10M-row run once held 24 GB on a 24 GB machine).
+  // DuckDB's buffer pool is bounded here, but the process still grows by about 5.6 GB per
+  // million rows through the Appender's typed STRUCT/LIST values, so 10M rows do not fit a
+  // 24 GB machine yet (docs/performance.md: generating in SQL is the fix).
   const instance = await DuckDBInstance.create(path, { memory_limit: '1GB', threads: '2' });
   const c = await instance.connect();
   const started = performance.now();
