@@ -32,6 +32,14 @@ export function ident(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/** The SQL expression of a field chain: a column or a struct member. */
+export function fieldExpr(chain: readonly FieldDef[]): string {
+  const [head, ...rest] = chain;
+  let expr = ident(head!.name);
+  for (const c of rest) expr = `struct_extract(${expr}, '${c.name.replaceAll("'", "''")}')`;
+  return expr;
+}
+
 function scalarSql(f: FieldDef): string {
   switch (f.type) {
     case 'STRING': return 'VARCHAR';

@@ -32,7 +32,8 @@ import type {
 import { WarehouseError } from '../../core/ports.js';
 import { ENVELOPE_FIELDS, type FieldDef, type StreamDef } from '../../core/schema.js';
 import { formatTimestamp } from '../../core/time.js';
-import { type ColumnWriter, columnSql, ident, type ResultReader, resultReader, scalarToDuckDB, stageColumnSql, stageSelectSql, stageWriter } from './types.js';
+import { EMPTY_WATERMARK, INTERNAL_SCHEMA, MinuteRollup, STATE_TABLE } from './rollup.js';
+import { type ColumnWriter, columnSql, fieldExpr, ident, type ResultReader, resultReader, scalarToDuckDB, stageColumnSql, stageSelectSql, stageWriter } from './types.js';
 
 /** Settings of the DuckDB adapter. */
 export interface DuckDBOptions {
@@ -46,6 +47,13 @@ export interface DuckDBOptions {
   readonly readConnections?: number;
   /** Reads running longer are interrupted with QUERY_TIMEOUT; 0 or undefined for no limit. */
   readonly queryTimeoutMs?: number;
+  /**
+   * Keep minute rollups that answer unfiltered aggregates without scanning the table (see
+   * `rollup.ts`); default true. Turning them off drops them; turning them on again rebuilds them.
+   */
+  readonly rollups?: boolean;
+  /** How long after a write the rollups take in its rows; default 1000 ms. */
+  readonly rollupFoldDelayMs?: number;
 }
 
 interface CompiledStream {
@@ -60,6 +68,8 @@ interface CompiledStream {
   readonly stageSelect: string;
   readonly writers: readonly ColumnWriter[];
   readonly readers: readonly ResultReader[];
+  /** The stream's minute rollup; undefined when rollups are off. */
+  readonly rollup?: MinuteRollup;
 }
 
 const DL_COLUMNS = DEAD_LETTER_FIELDS.map((f) => f.name);
@@ -164,6 +174,17 @@ export class DuckDBWarehouse implements Warehouse {
   private readonly streams = new Map<string, CompiledStream>();
   private readonly writeLock = new Mutex();
   private closed = false;
+  /** Per stream: rows with `ingest_time` below it are in the rollup. */
+  private readonly watermarks = new Map<string, bigint>();
+  /** No row is stamped with an `ingest_time` below this (the highest watermark). */
+  private ingestFloor = EMPTY_WATERMARK;
+  /** Streams written since their last fold. */
+  private readonly unfolded = new Set<string>();
+  private foldTimer: NodeJS.Timeout | undefined;
+  /** The last fold's failure, if it failed (the next write schedules another). @internal */
+  foldError: Error | undefined;
+  /** How many aggregates each path answered. @internal */
+  readonly aggregatePaths = { rollup: 0, scan: 0 };
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -214,7 +235,8 @@ export class DuckDBWarehouse implements Warehouse {
     await w.run(`CREATE TABLE IF NOT EXISTS ${dlTable} (${DL_COLUMNS.map((c) => `${ident(c)} ${DL_COLUMN_SQL[c]}`).join(', ')})`);
     await w.run(`CREATE OR REPLACE TEMP TABLE ${ident(`stage_${def.name}`)} (${columns.map((f) => `${ident(f.name)} ${stageColumnSql(f)}`).join(', ')})`);
     await w.run(`CREATE OR REPLACE TEMP TABLE ${ident(`stage_${def.name}_dead_letters`)} AS SELECT * FROM ${dlTable} LIMIT 0`);
-    this.streams.set(def.name, {
+    const rollup = this.options.rollups === false ? undefined : new MinuteRollup(def, table);
+    const compiled: CompiledStream = {
       def,
       table,
       dlTable,
@@ -225,6 +247,104 @@ export class DuckDBWarehouse implements Warehouse {
       stageSelect: columns.map(stageSelectSql).join(', '),
       writers: columns.map(stageWriter),
       readers: columns.map(resultReader),
+      rollup,
+    };
+    this.streams.set(def.name, compiled);
+    await this.initRollup(compiled);
+  }
+
+  /**
+   * Creates the stream's rollup, or rebuilds it when its measures changed (a field was added) or
+   * it is missing, then folds in every row not in it yet. With rollups off, drops it, so that
+   * turning them on again rebuilds it from the table.
+   */
+  private async initRollup(s: CompiledStream): Promise<void> {
+    const w = this.writer;
+    const name = s.def.name;
+    await w.run(`CREATE SCHEMA IF NOT EXISTS ${ident(INTERNAL_SCHEMA)}`);
+    await w.run(`CREATE TABLE IF NOT EXISTS ${STATE_TABLE} (stream VARCHAR PRIMARY KEY, signature VARCHAR NOT NULL, watermark BIGINT NOT NULL)`);
+    const table = `${ident(INTERNAL_SCHEMA)}.${ident(`rollup_${name}`)}`;
+    if (!s.rollup) {
+      await w.run(`DROP TABLE IF EXISTS ${table}`);
+      await w.run(`DELETE FROM ${STATE_TABLE} WHERE stream = $1`, [name]);
+      return;
+    }
+    const state = (await w.runAndReadAll(`SELECT signature, watermark FROM ${STATE_TABLE} WHERE stream = $1`, [name])).getRows()[0];
+    const exists = (await w.runAndReadAll(`SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = $1 AND table_name = $2`, [INTERNAL_SCHEMA, `rollup_${name}`])).getRows()[0]![0] === 1n;
+    let watermark: bigint;
+    if (state && state[0] === s.rollup.signature && exists) {
+      watermark = state[1] as bigint;
+    } else {
+      await w.run('BEGIN TRANSACTION');
+      try {
+        await w.run(`DROP TABLE IF EXISTS ${table}`);
+        await w.run(s.rollup.createSql());
+        await w.run(`INSERT OR REPLACE INTO ${STATE_TABLE} VALUES ($1, $2, $3)`, [name, s.rollup.signature, EMPTY_WATERMARK]);
+        await w.run('COMMIT');
+      } catch (err) {
+        await w.run('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+      watermark = EMPTY_WATERMARK;
+    }
+    this.watermarks.set(name, watermark);
+    if (watermark > this.ingestFloor) this.ingestFloor = watermark;
+    await this.writeLock.run(() => this.fold(s));
+    if (this.foldError) throw this.foldError;
+  }
+
+  /**
+   * Adds to the rollup the rows stamped since its watermark and moves the watermark past them, in
+   * one transaction. Runs under the write lock, so every row written so far is committed and
+   * every later one is stamped at or above the new watermark.
+   */
+  private async fold(s: CompiledStream): Promise<void> {
+    const rollup = s.rollup;
+    const from = this.watermarks.get(s.def.name);
+    if (!rollup || from === undefined || this.closed) return;
+    this.unfolded.delete(s.def.name);
+    const w = this.writer;
+    const start = new DuckDBTimestampValue(from);
+    try {
+      await w.run('BEGIN TRANSACTION');
+      const [[newest]] = (await w.runAndReadAll(`SELECT max(epoch_us(ingest_time)) FROM ${s.table} WHERE ingest_time >= $1`, [start])).getRows() as [[bigint | null]];
+      if (newest === null) {
+        await w.run('COMMIT');
+      } else {
+        const to = newest + 1n;
+        await w.run(rollup.foldSql(), [start, new DuckDBTimestampValue(to)]);
+        await w.run(`UPDATE ${STATE_TABLE} SET watermark = $1 WHERE stream = $2`, [to, s.def.name]);
+        await w.run('COMMIT');
+        this.watermarks.set(s.def.name, to);
+        if (to > this.ingestFloor) this.ingestFloor = to;
+      }
+      this.foldError = undefined;
+    } catch (err) {
+      await w.run('ROLLBACK').catch(() => undefined);
+      this.foldError = classify(err, 'rollup fold');
+    }
+  }
+
+  /** Folds the written streams a little after a write, so that folds stay few under load. */
+  private scheduleFold(name: string): void {
+    this.unfolded.add(name);
+    if (this.foldTimer || this.closed) return;
+    this.foldTimer = setTimeout(() => {
+      this.foldTimer = undefined;
+      void this.writeLock.run(async () => {
+        for (const n of [...this.unfolded]) {
+          const s = this.streams.get(n);
+          if (s) await this.fold(s);
+        }
+      });
+    }, this.options.rollupFoldDelayMs ?? 1000);
+    this.foldTimer.unref();
+  }
+
+  /** Folds every stream now (what the timer does later). @internal */
+  foldNow(): Promise<void> {
+    return this.writeLock.run(async () => {
+      for (const s of this.streams.values()) await this.fold(s);
     });
   }
 
@@ -280,10 +400,13 @@ export class DuckDBWarehouse implements Warehouse {
     return s;
   }
 
-  write(def: StreamDef, batch: WriteBatch): Promise<WriteResult> {
+  write(def: StreamDef, stamped: WriteBatch): Promise<WriteResult> {
     const s = this.compiled(def);
     return this.writeLock.run(async () => {
       if (this.closed) throw new WarehouseError('the warehouse is closed', true);
+      // A clock that stepped back must not stamp rows below a rollup's watermark (they would be
+      // left out of it); under a steady clock this changes nothing.
+      const batch = stamped.ingestTime < this.ingestFloor ? { ...stamped, ingestTime: this.ingestFloor } : stamped;
       const w = this.writer;
       let inTransaction = false;
       try {
@@ -309,6 +432,7 @@ export class DuckDBWarehouse implements Warehouse {
           await w.run('COMMIT');
           inTransaction = false;
         }
+        if (inserted.size > 0 && s.rollup) this.scheduleFold(def.name);
         return { inserted };
       } catch (err) {
         if (inTransaction) await w.run('ROLLBACK').catch(() => undefined);
@@ -368,7 +492,15 @@ export class DuckDBWarehouse implements Warehouse {
     }
   }
 
-  private async read(sql: string, params: DuckDBValue[]): Promise<DuckDBValue[][]> {
+  private read(sql: string, params: DuckDBValue[]): Promise<DuckDBValue[][]> {
+    return this.readWith((run) => run(sql, params));
+  }
+
+  /**
+   * Runs `fn` with one read connection (so that its statements can share a transaction), under the
+   * query timeout: past it the connection is interrupted and the read fails with QUERY_TIMEOUT.
+   */
+  private async readWith<T>(fn: (run: (sql: string, params: DuckDBValue[]) => Promise<DuckDBValue[][]>) => Promise<T>): Promise<T> {
     if (this.closed) throw new WarehouseError('the warehouse is closed', true);
     const timeoutMs = this.options.queryTimeoutMs;
     let timedOut = false;
@@ -379,7 +511,7 @@ export class DuckDBWarehouse implements Warehouse {
           c.interrupt();
         }, timeoutMs) : undefined;
         try {
-          return await this.readers.run(c, sql, params);
+          return await fn((sql, params) => this.readers.run(c, sql, params));
         } finally {
           clearTimeout(timer);
         }
@@ -493,12 +625,39 @@ export class DuckDBWarehouse implements Warehouse {
       (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
       (keys ? ` GROUP BY ${positions.join(', ')} ORDER BY ${positions.map((x) => `${x} ASC NULLS FIRST`).join(', ')}` : '') +
       ` LIMIT ${p(BigInt(q.limit + 1))}`;
-    const rows = await this.read(sql, params);
-    return rows.map((r) => {
-      const out: AggregateRow = {};
-      readers.forEach(([name, read], i) => (out[name] = read(r[i] ?? null)));
-      return out;
+    const read = (rows: DuckDBValue[][]) =>
+      rows.map((r) => {
+        const out: AggregateRow = {};
+        readers.forEach(([name, reader], i) => (out[name] = reader(r[i] ?? null)));
+        return out;
+      });
+    const rollup = s.rollup;
+    if (!rollup?.serves(q)) {
+      this.aggregatePaths.scan++;
+      return read(await this.read(sql, params));
+    }
+    // One snapshot: the watermark and the rollup it describes.
+    const rows = await this.readWith(async (run) => {
+      await run('BEGIN TRANSACTION', []);
+      try {
+        const [[watermark] = []] = await run(`SELECT watermark FROM ${STATE_TABLE} WHERE stream = $1`, [def.name]);
+        let result: DuckDBValue[][];
+        if (watermark === undefined) {
+          this.aggregatePaths.scan++;
+          result = await run(sql, params);
+        } else {
+          this.aggregatePaths.rollup++;
+          const r = rollup.query(q, watermark as bigint);
+          result = await run(r.sql, r.params);
+        }
+        await run('COMMIT', []);
+        return result;
+      } catch (err) {
+        await run('ROLLBACK', []).catch(() => undefined);
+        throw err;
+      }
     });
+    return read(rows);
   }
 
   async windowStats(def: StreamDef, w: StatsWindow): Promise<WindowStats> {
@@ -607,6 +766,7 @@ export class DuckDBWarehouse implements Warehouse {
   /** Waits for the write in progress, checkpoints and closes the file. */
   async close(): Promise<void> {
     if (this.closed) return;
+    clearTimeout(this.foldTimer);
     await this.writeLock.run(async () => {
       this.closed = true;
       await this.writer.run('CHECKPOINT').catch(() => undefined);
@@ -635,14 +795,6 @@ function timeAndKeyset(
     where.push(`publish_time ${cmp}= ${t} AND (publish_time ${cmp} ${t} OR message_id ${cmp} ${id})`);
   }
   return where;
-}
-
-/** The SQL expression of a field chain: a column or a struct member. */
-function fieldExpr(chain: readonly FieldDef[]): string {
-  const [head, ...rest] = chain;
-  let expr = ident(head!.name);
-  for (const c of rest) expr = `struct_extract(${expr}, '${c.name.replaceAll("'", "''")}')`;
-  return expr;
 }
 
 /** A JSON pointer to a top-level key (RFC 6901 escaping), bound as a parameter. */
