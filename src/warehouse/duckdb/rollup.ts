@@ -185,8 +185,8 @@ export class MinuteRollup {
     const select: string[] = [];
     const bucketed = q.intervalMicros !== undefined;
     if (bucketed) {
-      const w = `${p(q.intervalMicros!)}::BIGINT`;
-      select.push(`make_timestamp((m // ${w}) * ${w})`);
+      // The bucket's number, as the scan returns it.
+      select.push(`m // ${p(q.intervalMicros!)}::BIGINT`);
     }
     for (const m of q.metrics) {
       const measure = this.measureOf(m);

@@ -571,9 +571,11 @@ export class DuckDBWarehouse implements Warehouse {
     if (q.intervalMicros !== undefined) {
       // Typed as BIGINT: a bigint parameter binds as HUGEINT, which made the bucket arithmetic
       // 128-bit for every row (about 10x slower, measured by the aggregate benchmark).
-      const n = `${p(q.intervalMicros)}::BIGINT`;
-      select.push(`make_timestamp(((epoch_us(publish_time) // ${n}) * ${n})::BIGINT)`);
-      readers.push(['time', (v) => (v === null ? null : formatTimestamp((v as DuckDBTimestampValue).micros))]);
+      // Grouped by the bucket's number, turned into its start time here: a timestamp computed
+      // per row cost 112 ms of a 10M-row query that takes 85 ms this way (measured directly).
+      const width = q.intervalMicros;
+      select.push(`epoch_us(publish_time) // ${p(width)}::BIGINT`);
+      readers.push(['time', (v) => (v === null ? null : formatTimestamp((v as bigint) * width))]);
     }
     for (const g of q.groupBy) {
       select.push(fieldExpr(g));
