@@ -248,6 +248,39 @@ describe('DuckDB minute rollups answer as the scan does', () => {
     assert.equal(served, 35, "all but the 30 s buckets and the range inside one minute");
   });
 
+  it('never counts a row twice or misses one while a fold commits under concurrent queries', async () => {
+    const busy = await DuckDBWarehouse.open({ path: join(dir, 'busy.duckdb'), threads: 2, rollupFoldDelayMs: 3_600_000 });
+    try {
+      await busy.init([STREAM]);
+      const q: AggregateQuery = { filters: [], groupBy: [], metrics: [{ name: 'count', fn: 'count' }], limit: 1 };
+      const bucketed: AggregateQuery = { ...q, from: BASE, to: BASE + SPAN, intervalMicros: 5n * MIN, limit: 10_000 };
+      let written = 0;
+      let checks = 0;
+      for (let round = 0; round < 30; round++) {
+        await busy.write(STREAM, { rows: stored(STREAM, makeRows(50, BASE, SPAN)), deadLetters: [], ingestTime: (ingest += 1_000n) });
+        written += 50;
+        // Queries before, during and after the fold's commit: the count never changes.
+        let folding = true;
+        const reader = async () => {
+          do {
+            const [one] = await busy.aggregate(STREAM, q);
+            const rows = await busy.aggregate(STREAM, bucketed);
+            assert.equal(one!.count, written, `round ${round}: total`);
+            assert.equal(rows.reduce((sum, r) => sum + (r.count as number), 0), written, `round ${round}: buckets`);
+            checks++;
+          } while (folding);
+        };
+        const fold = busy.foldNow().finally(() => (folding = false));
+        await Promise.all([fold, reader(), reader(), reader()]);
+      }
+      assert.ok(checks >= 90, `${checks} checks`);
+      assert.equal(busy.foldError, undefined);
+      assert.equal(await watermark(busy), ingest + 1n);
+    } finally {
+      await busy.close();
+    }
+  });
+
   it('folds by itself shortly after a write', async () => {
     const quick = await DuckDBWarehouse.open({ path: join(dir, 'quick.duckdb'), threads: 1, rollupFoldDelayMs: 20 });
     try {

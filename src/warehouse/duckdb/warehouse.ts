@@ -152,6 +152,41 @@ class ConnectionPool {
   }
 }
 
+/**
+ * A shared/exclusive gate within this process: `shared` work runs concurrently; `exclusive` work
+ * waits for the shared work in progress, holds off new shared work, and runs alone.
+ */
+class SharedGate {
+  private active = 0;
+  private closing: Promise<void> | undefined;
+  private drained: (() => void) | undefined;
+
+  async shared<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.closing) await this.closing;
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      if (this.active === 0) this.drained?.();
+    }
+  }
+
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.closing) await this.closing;
+    let open!: () => void;
+    this.closing = new Promise<void>((r) => (open = r));
+    try {
+      if (this.active > 0) await new Promise<void>((r) => (this.drained = r));
+      this.drained = undefined;
+      return await fn();
+    } finally {
+      this.closing = undefined;
+      open();
+    }
+  }
+}
+
 /** Serialises async work (DuckDB allows one writer transaction per connection). */
 class Mutex {
   private tail: Promise<unknown> = Promise.resolve();
@@ -181,6 +216,8 @@ export class DuckDBWarehouse implements Warehouse {
   /** Streams written since their last fold. */
   private readonly unfolded = new Set<string>();
   private foldTimer: NodeJS.Timeout | undefined;
+  /** Rollup queries hold it shared; a fold's commit holds it alone. */
+  private readonly foldGate = new SharedGate();
   /** The last fold's failure, if it failed (the next write schedules another). @internal */
   foldError: Error | undefined;
   /** How many aggregates each path answered. @internal */
@@ -314,8 +351,10 @@ export class DuckDBWarehouse implements Warehouse {
         const to = newest + 1n;
         await w.run(rollup.foldSql(), [start, new DuckDBTimestampValue(to)]);
         await w.run(`UPDATE ${STATE_TABLE} SET watermark = $1 WHERE stream = $2`, [to, s.def.name]);
-        await w.run('COMMIT');
-        this.watermarks.set(s.def.name, to);
+        await this.foldGate.exclusive(async () => {
+          await w.run('COMMIT');
+          this.watermarks.set(s.def.name, to);
+        });
         if (to > this.ingestFloor) this.ingestFloor = to;
       }
       this.foldError = undefined;
@@ -638,28 +677,18 @@ export class DuckDBWarehouse implements Warehouse {
       this.aggregatePaths.scan++;
       return read(await this.read(sql, params));
     }
-    // One snapshot: the watermark and the rollup it describes.
-    const rows = await this.readWith(async (run) => {
-      await run('BEGIN TRANSACTION', []);
-      try {
-        const [[watermark] = []] = await run(`SELECT watermark FROM ${STATE_TABLE} WHERE stream = $1`, [def.name]);
-        let result: DuckDBValue[][];
-        if (watermark === undefined) {
-          this.aggregatePaths.scan++;
-          result = await run(sql, params);
-        } else {
-          this.aggregatePaths.rollup++;
-          const r = rollup.query(q, watermark as bigint);
-          result = await run(r.sql, r.params);
-        }
-        await run('COMMIT', []);
-        return result;
-      } catch (err) {
-        await run('ROLLBACK', []).catch(() => undefined);
-        throw err;
+    // The watermark in memory and the rollup a query sees must match: a fold commits only while
+    // no rollup query runs (it waits for them), and moves the watermark in the same instant.
+    return this.foldGate.shared(async () => {
+      const watermark = this.watermarks.get(def.name);
+      if (watermark === undefined) {
+        this.aggregatePaths.scan++;
+        return read(await this.read(sql, params));
       }
+      this.aggregatePaths.rollup++;
+      const r = rollup.query(q, watermark);
+      return read(await this.read(r.sql, r.params));
     });
-    return read(rows);
   }
 
   async windowStats(def: StreamDef, w: StatsWindow): Promise<WindowStats> {
