@@ -11,7 +11,8 @@ import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
 import { type BigQueryEmulator, startBigQueryEmulator } from '../emulators.js';
 import { tempDir } from '../helpers.js';
 
-export const ALL_ENGINES = ['duckdb', 'bigquery'] as const;
+/** `duckdb-large`: DuckDB with the plans it uses on large tables (pages of rows in two steps). */
+export const ALL_ENGINES = ['duckdb', 'duckdb-large', 'bigquery'] as const;
 export type Engine = (typeof ALL_ENGINES)[number];
 
 /**
@@ -51,8 +52,8 @@ export interface TestWarehouse {
 let datasetSeq = 0;
 
 export async function openWarehouse(engine: Engine): Promise<TestWarehouse> {
-  if (engine === 'duckdb') {
-    const warehouse = await DuckDBWarehouse.open({ path: ':memory:', threads: 1 });
+  if (engine === 'duckdb' || engine === 'duckdb-large') {
+    const warehouse = await DuckDBWarehouse.open({ path: ':memory:', threads: 1, ...(engine === 'duckdb-large' ? { twoStepPagesFromRows: 0 } : {}) });
     return {
       warehouse,
       queries: [],
