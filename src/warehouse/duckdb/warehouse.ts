@@ -223,6 +223,10 @@ export class DuckDBWarehouse implements Warehouse {
   private ingestFloor = EMPTY_WATERMARK;
   /** Rows per stream table, counted at start and kept by writes. */
   private readonly rowCounts = new Map<string, number>();
+  /** Per stream: the newest `ingest_time` committed. */
+  private readonly lastIngest = new Map<string, bigint>();
+  /** One fold at a time. */
+  private readonly foldLock = new Mutex();
   /** Streams written since their last fold. */
   private readonly unfolded = new Set<string>();
   private foldTimer: NodeJS.Timeout | undefined;
@@ -236,6 +240,8 @@ export class DuckDBWarehouse implements Warehouse {
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly writer: DuckDBConnection,
+    /** The rollup folds' connection: they run beside the writes. */
+    private readonly folder: DuckDBConnection,
     private readonly readers: ConnectionPool,
     private readonly options: DuckDBOptions,
   ) {}
@@ -257,9 +263,10 @@ export class DuckDBWarehouse implements Warehouse {
       throw new WarehouseError(`cannot open DuckDB database ${options.path}: ${message}`, true, { cause: err });
     }
     const writer = await instance.connect();
+    const folder = await instance.connect();
     const readers: DuckDBConnection[] = [];
     for (let i = 0; i < (options.readConnections ?? 2); i++) readers.push(await instance.connect());
-    return new DuckDBWarehouse(instance, writer, new ConnectionPool(readers), options);
+    return new DuckDBWarehouse(instance, writer, folder, new ConnectionPool(readers), options);
   }
 
   async init(streams: readonly StreamDef[]): Promise<void> {
@@ -338,42 +345,47 @@ export class DuckDBWarehouse implements Warehouse {
     }
     this.watermarks.set(name, watermark);
     if (watermark > this.ingestFloor) this.ingestFloor = watermark;
-    await this.writeLock.run(() => this.fold(s));
+    const [[newest]] = (await w.runAndReadAll(`SELECT max(epoch_us(ingest_time)) FROM ${s.table} WHERE ingest_time >= $1`, [new DuckDBTimestampValue(watermark)])).getRows() as [[bigint | null]];
+    if (newest !== null) this.lastIngest.set(name, newest);
+    await this.fold(s);
     if (this.foldError) throw this.foldError;
   }
 
   /**
    * Adds to the rollup the rows stamped since its watermark and moves the watermark past them, in
-   * one transaction. Runs under the write lock, so every row written so far is committed and
-   * every later one is stamped at or above the new watermark.
+   * one transaction on the fold's own connection, while writes go on. Its range is picked under
+   * the write lock, in memory: every row stamped below the new watermark has committed, and every
+   * later row will be stamped at or above it. One fold runs at a time.
    */
-  private async fold(s: CompiledStream): Promise<void> {
-    const rollup = s.rollup;
-    const from = this.watermarks.get(s.def.name);
-    if (!rollup || from === undefined || this.closed) return;
-    this.unfolded.delete(s.def.name);
-    const w = this.writer;
-    const start = new DuckDBTimestampValue(from);
-    try {
-      await w.run('BEGIN TRANSACTION');
-      const [[newest]] = (await w.runAndReadAll(`SELECT max(epoch_us(ingest_time)) FROM ${s.table} WHERE ingest_time >= $1`, [start])).getRows() as [[bigint | null]];
-      if (newest === null) {
-        await w.run('COMMIT');
-      } else {
-        const to = newest + 1n;
-        await w.run(rollup.foldSql(), [start, new DuckDBTimestampValue(to)]);
-        await w.run(`UPDATE ${STATE_TABLE} SET watermark = $1 WHERE stream = $2`, [to, s.def.name]);
+  private fold(s: CompiledStream): Promise<void> {
+    return this.foldLock.run(async () => {
+      const rollup = s.rollup;
+      const name = s.def.name;
+      const from = this.watermarks.get(name);
+      if (!rollup || from === undefined || this.closed) return;
+      this.unfolded.delete(name);
+      const to = await this.writeLock.run(async () => {
+        const last = this.lastIngest.get(name);
+        if (last === undefined || last < from) return undefined;
+        if (last + 1n > this.ingestFloor) this.ingestFloor = last + 1n;
+        return last + 1n;
+      });
+      if (to === undefined) return;
+      const f = this.folder;
+      try {
+        await f.run('BEGIN TRANSACTION');
+        await f.run(rollup.foldSql(), [new DuckDBTimestampValue(from), new DuckDBTimestampValue(to)]);
+        await f.run(`UPDATE ${STATE_TABLE} SET watermark = $1 WHERE stream = $2`, [to, name]);
         await this.foldGate.exclusive(async () => {
-          await w.run('COMMIT');
-          this.watermarks.set(s.def.name, to);
+          await f.run('COMMIT');
+          this.watermarks.set(name, to);
         });
-        if (to > this.ingestFloor) this.ingestFloor = to;
+        this.foldError = undefined;
+      } catch (err) {
+        await f.run('ROLLBACK').catch(() => undefined);
+        this.foldError = classify(err, 'rollup fold');
       }
-      this.foldError = undefined;
-    } catch (err) {
-      await w.run('ROLLBACK').catch(() => undefined);
-      this.foldError = classify(err, 'rollup fold');
-    }
+    });
   }
 
   /** Folds the written streams a little after a write, so that folds stay few under load. */
@@ -382,21 +394,19 @@ export class DuckDBWarehouse implements Warehouse {
     if (this.foldTimer || this.closed) return;
     this.foldTimer = setTimeout(() => {
       this.foldTimer = undefined;
-      void this.writeLock.run(async () => {
+      void (async () => {
         for (const n of [...this.unfolded]) {
           const s = this.streams.get(n);
           if (s) await this.fold(s);
         }
-      });
+      })();
     }, this.options.rollupFoldDelayMs ?? 1000);
     this.foldTimer.unref();
   }
 
   /** Folds every stream now (what the timer does later). @internal */
-  foldNow(): Promise<void> {
-    return this.writeLock.run(async () => {
-      for (const s of this.streams.values()) await this.fold(s);
-    });
+  async foldNow(): Promise<void> {
+    for (const s of this.streams.values()) await this.fold(s);
   }
 
   /**
@@ -484,6 +494,7 @@ export class DuckDBWarehouse implements Warehouse {
           inTransaction = false;
         }
         this.rowCounts.set(def.name, (this.rowCounts.get(def.name) ?? 0) + inserted.size);
+        if (inserted.size > 0 && batch.ingestTime > (this.lastIngest.get(def.name) ?? EMPTY_WATERMARK)) this.lastIngest.set(def.name, batch.ingestTime);
         if (inserted.size > 0 && s.rollup) this.scheduleFold(def.name);
         return { inserted };
       } catch (err) {
@@ -833,11 +844,14 @@ export class DuckDBWarehouse implements Warehouse {
   async close(): Promise<void> {
     if (this.closed) return;
     clearTimeout(this.foldTimer);
-    await this.writeLock.run(async () => {
-      this.closed = true;
-      await this.writer.run('CHECKPOINT').catch(() => undefined);
+    await this.foldLock.run(async () => {
+      await this.writeLock.run(async () => {
+        this.closed = true;
+        await this.writer.run('CHECKPOINT').catch(() => undefined);
+      });
     });
     this.writer.closeSync();
+    this.folder.closeSync();
     this.readers.closeAll();
     this.instance.closeSync();
   }
