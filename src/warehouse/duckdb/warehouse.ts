@@ -1,7 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
-  type DuckDBAppender,
   type DuckDBBlobValue,
   type DuckDBConnection,
   DuckDBInstance,
@@ -33,7 +32,7 @@ import { WarehouseError } from '../../core/ports.js';
 import { ENVELOPE_FIELDS, type FieldDef, type StreamDef } from '../../core/schema.js';
 import { formatTimestamp } from '../../core/time.js';
 import { EMPTY_WATERMARK, INTERNAL_SCHEMA, MinuteRollup, STATE_TABLE } from './rollup.js';
-import { type ColumnWriter, columnSql, fieldExpr, ident, type ResultReader, resultReader, scalarToDuckDB, stageColumnSql, stageSelectSql, stageWriter } from './types.js';
+import { columnSql, type DocumentColumn, documentColumn, fieldExpr, ident, type ResultReader, resultReader, scalarToDuckDB } from './types.js';
 
 /** Settings of the DuckDB adapter. */
 export interface DuckDBOptions {
@@ -54,7 +53,7 @@ export interface DuckDBOptions {
   readonly rollups?: boolean;
   /** How long after a write the rollups take in its rows; default 1000 ms. */
   readonly rollupFoldDelayMs?: number;
-  /** From how many rows in a table pages of rows are read in two steps; default 1,000,000. */
+  /** From how many rows in a table pages of rows are read in two steps; default 2,000,000. */
   readonly twoStepPagesFromRows?: number;
 }
 
@@ -62,13 +61,15 @@ interface CompiledStream {
   readonly def: StreamDef;
   readonly table: string;
   readonly dlTable: string;
-  readonly stage: string;
   readonly dlStage: string;
   readonly columns: readonly FieldDef[];
   readonly columnList: string;
-  /** The staged columns as the table's types (nested ones cast from JSON). */
-  readonly stageSelect: string;
-  readonly writers: readonly ColumnWriter[];
+  /** How each user field (after the envelope) travels in the row document. */
+  readonly document: readonly DocumentColumn[];
+  /** `INSERT` of a row document ($1) at an ingest time ($2); fails whole on a known message_id. */
+  readonly insertSql: string;
+  /** The same as `INSERT OR IGNORE ... RETURNING message_id`: skips known message_ids. */
+  readonly insertOrIgnoreSql: string;
   readonly readers: readonly ResultReader[];
   /** The stream's minute rollup; undefined when rollups are off. */
   readonly rollup?: MinuteRollup;
@@ -101,7 +102,10 @@ function classify(err: unknown, what: string): WarehouseError {
  * From how many rows in a stream's table a page of rows is read in two steps (see `queryRows`);
  * below, the extra step costs more than it saves.
  */
-const TWO_STEP_PAGES_FROM_ROWS = 1_000_000;
+const TWO_STEP_PAGES_FROM_ROWS = 2_000_000;
+
+/** After a batch met a known message_id, this many writes use INSERT OR IGNORE directly. */
+const CONFLICT_MEMORY = 8;
 
 /** How many prepared read statements each read connection keeps (least recently used out). */
 const STATEMENT_CACHE_SIZE = 64;
@@ -208,14 +212,19 @@ class Mutex {
 /**
  * The embedded warehouse: one DuckDB file. Each stream is a table (PRIMARY KEY message_id,
  * rows appended in publish_time order so that zone maps prune time ranges) plus
- * `<stream>_dead_letters`. A write appends the batch to per-connection temporary staging tables
- * with the Appender, then moves it in one transaction with `INSERT OR IGNORE`, which is where
- * redelivered message_ids are dropped.
+ * `<stream>_dead_letters`. A write sends the batch's rows as one JSON document to a prepared
+ * `INSERT`, which fails whole if a message_id is already stored; the batch then goes again with
+ * `INSERT OR IGNORE`, which is where redelivered message_ids are dropped. Dead letters are
+ * appended to a temporary staging table and moved in the same transaction as the rows.
  */
 export class DuckDBWarehouse implements Warehouse {
   readonly engine = 'duckdb';
   private readonly streams = new Map<string, CompiledStream>();
   private readonly writeLock = new Mutex();
+  /** The writer's prepared inserts, by SQL text. */
+  private readonly inserts = new Map<string, DuckDBPreparedStatement>();
+  /** Writes left that go straight to INSERT OR IGNORE after a plain INSERT met a known id. */
+  private conflictedRecently = 0;
   private closed = false;
   /** Per stream: rows with `ingest_time` below it are in the rollup. */
   private readonly watermarks = new Map<string, bigint>();
@@ -277,7 +286,6 @@ export class DuckDBWarehouse implements Warehouse {
     const columns = [...ENVELOPE_FIELDS, ...def.fields];
     const table = ident(def.name);
     const dlTable = ident(`${def.name}_dead_letters`);
-    const stage = `temp.${ident(`stage_${def.name}`)}`;
     const dlStage = `temp.${ident(`stage_${def.name}_dead_letters`)}`;
     const columnDdl = columns.map((f) => {
       const notNull = f.mode === 'REQUIRED' ? ' NOT NULL' : '';
@@ -287,19 +295,27 @@ export class DuckDBWarehouse implements Warehouse {
     await w.run(`CREATE TABLE IF NOT EXISTS ${table} (${columnDdl.join(', ')})`);
     await this.migrate(def, columns);
     await w.run(`CREATE TABLE IF NOT EXISTS ${dlTable} (${DL_COLUMNS.map((c) => `${ident(c)} ${DL_COLUMN_SQL[c]}`).join(', ')})`);
-    await w.run(`CREATE OR REPLACE TEMP TABLE ${ident(`stage_${def.name}`)} (${columns.map((f) => `${ident(f.name)} ${stageColumnSql(f)}`).join(', ')})`);
     await w.run(`CREATE OR REPLACE TEMP TABLE ${ident(`stage_${def.name}_dead_letters`)} AS SELECT * FROM ${dlTable} LIMIT 0`);
+    // The batch travels as one JSON document (an array of row objects), cast in C++ to a list
+    // of STRUCTs and unnested: one statement per write, no staging table, and the main thread
+    // only builds a string. ingest_time is the same for the whole batch ($2).
+    const documented = columns.filter((f) => f.name !== 'ingest_time');
+    const doc = new Map(documented.map((f) => [f.name, documentColumn(f)]));
+    const rowType = `STRUCT(${documented.map((f) => `${ident(f.name)} ${doc.get(f.name)!.memberSql}`).join(', ')})`;
+    const select = columns.map((f) => (f.name === 'ingest_time' ? '$2::TIMESTAMP' : doc.get(f.name)!.selectSql));
+    const columnList = columns.map((f) => ident(f.name)).join(', ');
+    const source = `SELECT ${select.join(', ')} FROM (SELECT CAST(x AS ${rowType}) AS r FROM (SELECT unnest(CAST($1 AS JSON[])) AS x))`;
     const rollup = this.options.rollups === false ? undefined : new MinuteRollup(def, table);
     const compiled: CompiledStream = {
       def,
       table,
       dlTable,
-      stage,
       dlStage,
       columns,
-      columnList: columns.map((f) => ident(f.name)).join(', '),
-      stageSelect: columns.map(stageSelectSql).join(', '),
-      writers: columns.map(stageWriter),
+      columnList,
+      document: def.fields.map((f) => doc.get(f.name)!),
+      insertSql: `INSERT INTO ${table} (${columnList}) ${source}`,
+      insertOrIgnoreSql: `INSERT OR IGNORE INTO ${table} (${columnList}) ${source} RETURNING message_id`,
       readers: columns.map(resultReader),
       rollup,
     };
@@ -471,7 +487,6 @@ export class DuckDBWarehouse implements Warehouse {
       const w = this.writer;
       let inTransaction = false;
       try {
-        if (batch.rows.length > 0) await this.appendRows(s, batch);
         if (batch.deadLetters.length > 0) await this.appendDeadLetters(s, batch);
         // One statement is its own transaction: a batch of only rows (the common case) or only
         // dead letters commits without BEGIN/COMMIT round trips, which measured ~2x faster.
@@ -480,10 +495,36 @@ export class DuckDBWarehouse implements Warehouse {
           await w.run('BEGIN TRANSACTION');
           inTransaction = true;
         }
-        const inserted = new Set<string>();
+        let inserted = new Set<string>();
         if (batch.rows.length > 0) {
-          const r = await w.runAndReadAll(`INSERT OR IGNORE INTO ${s.table} (${s.columnList}) SELECT ${s.stageSelect} FROM ${s.stage} RETURNING message_id`);
-          for (const [id] of r.getRows()) inserted.add(id as string);
+          const doc = rowDocument(s, batch);
+          const ingestTime = new DuckDBTimestampValue(batch.ingestTime);
+          let stored = false;
+          // A plain INSERT costs about a third of INSERT OR IGNORE (measured on 500 rows: 1.4
+          // against 4.1 ms), and a batch rarely holds a known message_id. When it does, the
+          // statement fails whole (nothing is written) and the batch goes again with
+          // INSERT OR IGNORE, which is also used for the next few batches (redeliveries come in
+          // bursts) and inside a transaction (a failed statement would abort it).
+          if (!both && this.conflictedRecently === 0) {
+            const ps = await this.statement(s.insertSql);
+            ps.bindVarchar(1, doc);
+            ps.bindTimestamp(2, ingestTime);
+            try {
+              await ps.run();
+              inserted = new Set(batch.rows.map((r) => r.messageId));
+              stored = true;
+            } catch {
+              this.conflictedRecently = CONFLICT_MEMORY;
+            }
+          } else if (this.conflictedRecently > 0) {
+            this.conflictedRecently--;
+          }
+          if (!stored) {
+            const ps = await this.statement(s.insertOrIgnoreSql);
+            ps.bindVarchar(1, doc);
+            ps.bindTimestamp(2, ingestTime);
+            for (const [id] of (await ps.runAndReadAll()).getRows()) inserted.add(id as string);
+          }
         }
         if (batch.deadLetters.length > 0) {
           // A dead letter replaces an older one of the same message (a replay that failed again).
@@ -501,32 +542,20 @@ export class DuckDBWarehouse implements Warehouse {
         if (inTransaction) await w.run('ROLLBACK').catch(() => undefined);
         throw classify(err, 'write');
       } finally {
-        await w.run(`DELETE FROM ${s.stage}; DELETE FROM ${s.dlStage}`).catch(() => undefined);
+        if (batch.deadLetters.length > 0) await w.run(`DELETE FROM ${s.dlStage}`).catch(() => undefined);
       }
     });
   }
 
-  private async appendRows(s: CompiledStream, batch: WriteBatch): Promise<void> {
-    const a: DuckDBAppender = await this.writer.createAppender(`stage_${s.def.name}`, 'main', 'temp');
-    try {
-      const ingest = new DuckDBTimestampValue(batch.ingestTime);
-      const userWriters = s.writers.slice(ENVELOPE_FIELDS.length);
-      for (const row of batch.rows) {
-        a.appendVarchar(row.messageId);
-        a.appendTimestamp(new DuckDBTimestampValue(row.publishTime));
-        a.appendTimestamp(ingest);
-        a.appendVarchar(JSON.stringify(row.attributes));
-        if (row.orderingKey === null) a.appendNull();
-        else a.appendVarchar(row.orderingKey);
-        for (let i = 0; i < userWriters.length; i++) {
-          userWriters[i]!(a, row.values[s.def.fields[i]!.name] ?? null);
-        }
-        a.endRow();
-      }
-      a.flushSync();
-    } finally {
-      a.closeSync();
+  /** A prepared statement of the writer connection (parsed and planned once), bindings cleared. */
+  private async statement(sql: string): Promise<DuckDBPreparedStatement> {
+    let ps = this.inserts.get(sql);
+    if (!ps) {
+      ps = await this.writer.prepare(sql);
+      this.inserts.set(sql, ps);
     }
+    ps.clearBindings();
+    return ps;
   }
 
   private async appendDeadLetters(s: CompiledStream, batch: WriteBatch): Promise<void> {
@@ -850,11 +879,26 @@ export class DuckDBWarehouse implements Warehouse {
         await this.writer.run('CHECKPOINT').catch(() => undefined);
       });
     });
+    for (const ps of this.inserts.values()) ps.destroySync();
+    this.inserts.clear();
     this.writer.closeSync();
     this.folder.closeSync();
     this.readers.closeAll();
     this.instance.closeSync();
   }
+}
+
+/** The JSON document of a batch's rows: an array of objects with the members of `insertSql`. */
+function rowDocument(s: CompiledStream, batch: WriteBatch): string {
+  const fields = s.def.fields;
+  const names = fields.map((f) => `,${JSON.stringify(f.name)}:`);
+  const parts: string[] = [];
+  for (const row of batch.rows) {
+    let text = `{"message_id":${JSON.stringify(row.messageId)},"publish_time":${row.publishTime},"attributes":${JSON.stringify(JSON.stringify(row.attributes))},"ordering_key":${row.orderingKey === null ? 'null' : JSON.stringify(row.orderingKey)}`;
+    for (let i = 0; i < fields.length; i++) text += names[i]! + s.document[i]!.json(row.values[fields[i]!.name] ?? null);
+    parts.push(text + '}');
+  }
+  return `[${parts.join(',')}]`;
 }
 
 function timeAndKeyset(
