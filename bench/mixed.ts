@@ -12,7 +12,7 @@
  * stopped, from the DuckDB file: rows acknowledged as stored by a publish answer that are not
  * in the table.
  *
- * Usage: npm run bench -- mixed [--full]   (short: 100k rows, 10 s; full: 1M rows, 60 s, 3 runs)
+ * Usage: npm run bench -- mixed [--full]   (short: 100k rows, 10 s; full: 10M rows, 60 s, 3 runs)
  */
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ import { fixedRate, type LoadResult, serverNodeFlags } from './load.js';
 import { demoMessage, exitOnRegressions, fmt, gate, median, percentile, profile, report, ROOT, startChild, tempDir } from './lib.js';
 
 const P = profile();
-const ROWS = P === 'full' ? 1_000_000 : 100_000;
+const ROWS = P === 'full' ? 10_000_000 : 100_000;
 const SECONDS = P === 'full' ? 60 : 10;
 const RUNS = P === 'full' ? 3 : 1;
 const PUBLISH_RATE = 100;
