@@ -8,7 +8,7 @@
  * Figures: rows per warehouse write (counted by a wrapped warehouse in the server), deliveries/s
  * and delivery → written latency (the function answers 2xx only after the commit), against the
  * same function with batching disabled (batch max rows 1, linger 0: one write per message),
- * measured in the same run. Each run gets a fresh emulator, so both start from empty tables.
+ * measured in the same run; and, for comparison, batched without regrouping (--batch-regroup-ms 0). Each run gets a fresh emulator, so both start from empty tables.
  *
  * The emulator stores tables in SQLite behind a Go HTTP server: its insertAll time, not the
  * function, bounds both figures (see the per-write time printed).
@@ -19,6 +19,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBigQueryEmulator } from '../test/emulators.js';
 import { binaryCloudEvent } from '../test/pubsub-payloads.js';
+import { GCP_BATCH_REGROUP_MS } from '../src/runtime.js';
 import { serverNodeFlags } from './load.js';
 import type { FunctionStats } from './servers/function.js';
 import { demoMessage, exitOnRegressions, fmt, gate, median, percentile, profile, report, ROOT, startChild, tempDir } from './lib.js';
@@ -73,12 +74,12 @@ async function load(url: string, seconds: number, tag: string): Promise<{ latenc
   return { latencies, errors, seconds: (performance.now() - (measuredFrom || warmupEnd)) / 1000 };
 }
 
-async function runOnce(dir: string, name: string, maxRows: number, lingerMs: number): Promise<RunResult> {
+async function runOnce(dir: string, name: string, maxRows: number, lingerMs: number, regroupMs: number): Promise<RunResult> {
   mkdirSync(join(dir, name));
   const bq = await startBigQueryEmulator(join(dir, name), PROJECT);
   const statsFile = join(dir, `${name}.stats.json`);
   try {
-    const server = await startChild([...serverNodeFlags(), join(ROOT, 'dist', 'bench', 'servers', 'function.js'), bq.url, PROJECT, 'bench', String(maxRows), String(lingerMs), statsFile]);
+    const server = await startChild([...serverNodeFlags(), join(ROOT, 'dist', 'bench', 'servers', 'function.js'), bq.url, PROJECT, 'bench', String(maxRows), String(lingerMs), String(regroupMs), statsFile]);
     let l: Awaited<ReturnType<typeof load>>;
     try {
       l = await load(server.url, SECONDS, name);
@@ -109,13 +110,16 @@ async function main(): Promise<void> {
   try {
     const single: RunResult[] = [];
     const batched: RunResult[] = [];
+    const noRegroup: RunResult[] = [];
     for (let r = 0; r < RUNS; r++) {
-      single.push(await runOnce(dir, `single-${r}`, 1, 0));
-      // The deployed defaults: --batch-max-rows 1000, --batch-linger-ms 5.
-      batched.push(await runOnce(dir, `batched-${r}`, 1000, 5));
+      single.push(await runOnce(dir, `single-${r}`, 1, 0, 0));
+      // The deployed defaults: --batch-max-rows 1000, --batch-linger-ms 5, --batch-regroup-ms 40 (gcp mode).
+      batched.push(await runOnce(dir, `batched-${r}`, 1000, 5, GCP_BATCH_REGROUP_MS));
+      noRegroup.push(await runOnce(dir, `no-regroup-${r}`, 1000, 5, 0));
     }
     const base = summary('baseline: one write per message (batch max rows 1, linger 0)', single);
-    const fn = summary('function, batched (max rows 1000, linger 5 ms)', batched);
+    summary('for comparison: batched without regrouping (--batch-regroup-ms 0)', noRegroup);
+    const fn = summary(`function, batched (max rows 1000, linger 5 ms, regroup ${GCP_BATCH_REGROUP_MS} ms)`, batched);
     const ratio = fn.rate / base.rate;
     report('  throughput ratio to one write per message', fmt(ratio, 2));
     report('  rows per write (target >= 50)', fmt(fn.rowsPerWrite, 1), fn.rowsPerWrite >= 50 ? 'met' : 'missed');

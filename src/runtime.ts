@@ -40,12 +40,19 @@ export function createRuntime(config: Config, hooks: RuntimeHooks = {}): Promise
   return config.mode === 'gcp' ? createGcpRuntime(config, hooks) : createEmbeddedRuntime(config, hooks);
 }
 
+/**
+ * `--batch-regroup-ms` in gcp mode unless set. Measured with bench/function.ts (80 deliveries in
+ * flight against the BigQuery emulator): rows per write 40 without regrouping, about 70 with it.
+ */
+export const GCP_BATCH_REGROUP_MS = 40;
+
 function ingestFor(config: Config, warehouse: Warehouse, hooks: RuntimeHooks): Ingest {
   return new Ingest({
     warehouse,
     options: {
       batchMaxRows: config.batchMaxRows,
       batchLingerMs: config.batchLingerMs,
+      batchRegroupMs: config.batchRegroupMs ?? (config.mode === 'gcp' ? GCP_BATCH_REGROUP_MS : 0),
       maxMessageBytes: config.maxMessageBytes,
       writeRetryMs: config.writeRetryMs,
     },

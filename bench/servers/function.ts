@@ -10,7 +10,7 @@
  * /dev/null (the parent does not read them). On SIGTERM the server stops, ingest drains, and the
  * counts are written as JSON to `<stats-file>`.
  *
- * Usage: node dist/bench/servers/function.js <bigquery-url> <project> <dataset> <batch-max-rows> <linger-ms> <stats-file>
+ * Usage: node dist/bench/servers/function.js <bigquery-url> <project> <dataset> <batch-max-rows> <linger-ms> <regroup-ms> <stats-file>
  */
 import { createWriteStream, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,9 +41,9 @@ export interface FunctionStats {
   refused: number;
 }
 
-const [bqUrl, project, dataset, maxRowsRaw, lingerRaw, statsFile] = process.argv.slice(2);
-if (!bqUrl || !project || !dataset || !maxRowsRaw || !lingerRaw || !statsFile) {
-  throw new Error('usage: function.js <bigquery-url> <project> <dataset> <batch-max-rows> <linger-ms> <stats-file>');
+const [bqUrl, project, dataset, maxRowsRaw, lingerRaw, regroupRaw, statsFile] = process.argv.slice(2);
+if (!bqUrl || !project || !dataset || !maxRowsRaw || !lingerRaw || !regroupRaw || !statsFile) {
+  throw new Error('usage: function.js <bigquery-url> <project> <dataset> <batch-max-rows> <linger-ms> <regroup-ms> <stats-file>');
 }
 
 const stats: FunctionStats = { writes: 0, rows: 0, maxRows: 0, insertAllCalls: 0, writeMs: 0, logged: 0, refused: 0 };
@@ -70,7 +70,7 @@ warehouse.write = async (stream, batch) => {
     stats.writeMs += performance.now() - started;
   }
 };
-const ingest = new Ingest({ warehouse, options: { batchMaxRows: Number(maxRowsRaw), batchLingerMs: Number(lingerRaw), maxMessageBytes: 1024 * 1024, writeRetryMs: 5000 } });
+const ingest = new Ingest({ warehouse, options: { batchMaxRows: Number(maxRowsRaw), batchLingerMs: Number(lingerRaw), batchRegroupMs: Number(regroupRaw), maxMessageBytes: 1024 * 1024, writeRetryMs: 5000 } });
 const devNull = createWriteStream('/dev/null');
 registerIngestFunction('benchIngest', async () => ({
   registry,

@@ -26,6 +26,8 @@ export interface Config {
   readonly batchMaxRows: number;
   /** Longest a message waits for batch-mates, in milliseconds. */
   readonly batchLingerMs: number;
+  /** After a write, how long the next batch may wait for the senders just answered, in milliseconds; undefined: by mode (runtime.ts). */
+  readonly batchRegroupMs: number | undefined;
   /** How long ingest retries a transient warehouse failure before answering 503, in milliseconds. */
   readonly writeRetryMs: number;
   /** Largest HTTP request body, in bytes. */
@@ -171,6 +173,7 @@ export const SETTINGS = [
   { key: 'streamsDir', flag: '--streams-dir', env: ['TRIBUTARY_STREAMS_DIR'], default: './streams', doc: 'Directory of the stream definitions, one <stream>.json each.', parse: text },
   { key: 'batchMaxRows', flag: '--batch-max-rows', env: ['TRIBUTARY_BATCH_MAX_ROWS'], default: 1000, doc: 'Largest micro-batch written in one transaction, in messages.', parse: int(1, 100_000) },
   { key: 'batchLingerMs', flag: '--batch-linger-ms', env: ['TRIBUTARY_BATCH_LINGER_MS'], default: 5, doc: 'Longest a message waits for batch-mates before its batch is written, in milliseconds.', parse: int(0, 10_000) },
+  { key: 'batchRegroupMs', flag: '--batch-regroup-ms', env: ['TRIBUTARY_BATCH_REGROUP_MS'], default: undefined, doc: 'After a batch is written, how long the next one may wait for the senders just answered, so that a steady set of concurrent deliveries is written as one batch, in milliseconds (default: 40 in gcp mode, where every BigQuery write has a high fixed cost; 0 in embedded mode, where overlapping cheap DuckDB writes with request handling matters more).', parse: optional(int(0, 10_000)) },
   { key: 'writeRetryMs', flag: '--write-retry-ms', env: ['TRIBUTARY_WRITE_RETRY_MS'], default: 5000, doc: 'How long a batch retries a transient warehouse failure before the publish answers 503 WAREHOUSE_UNAVAILABLE.', parse: int(0, 600_000) },
   { key: 'bodyLimitBytes', flag: '--body-limit', env: ['TRIBUTARY_BODY_LIMIT'], default: 10 * 1024 * 1024, doc: 'Largest HTTP request body (bytes, or with a unit: 10MiB).', parse: bytes(1024, 512 * 1024 * 1024) },
   { key: 'maxMessageBytes', flag: '--max-message-bytes', env: ['TRIBUTARY_MAX_MESSAGE_BYTES'], default: 1024 * 1024, doc: 'Largest message payload; larger ones are dead-lettered as MESSAGE_TOO_LARGE. A stream can set its own maxMessageBytes.', parse: bytes(1, 10_000_000) },

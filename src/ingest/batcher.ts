@@ -6,6 +6,15 @@ export interface BatchLimits {
   readonly maxItems: number;
   /** ...or when its first item has waited this long (milliseconds). */
   readonly lingerMs: number;
+  /**
+   * After a flush, how long the next batch may wait for the senders that flush just answered
+   * (milliseconds; 0, the default, writes it at once). With a fixed set of concurrent senders in
+   * a closed loop (a Cloud Function instance's concurrent deliveries), writing at once splits
+   * them into two alternating groups; waiting lets them come back and be written as one batch.
+   * Worth it where each write has a high fixed cost (a BigQuery insert), not where writes are
+   * cheap and overlapping them with request handling matters more (DuckDB).
+   */
+  readonly regroupMs?: number;
 }
 
 interface Submission<T, R> {
@@ -16,12 +25,13 @@ interface Submission<T, R> {
 
 /**
  * Coalesces concurrent submissions into one flush, bounded by an item count and a linger time.
- * A batch also goes at once when it has as many items as the previous flush (group commit), so
- * closed-loop senders do not pay the linger on every round trip.
+ * A batch also goes at once when it holds as many items as the senders the batcher expects back
+ * (group commit): the items of the last flush, plus, with `regroupMs`, those that were waiting
+ * when it ended. So closed-loop senders do not pay the linger on every round trip.
  * Each submission's promise settles when the flush that carried it settles, with its own slice
  * of the results. One flush runs at a time; what arrives meanwhile forms the next batch, which
- * is written as soon as the current one finishes (it has already waited at least that long).
- * A submission is never split across flushes.
+ * is written as soon as the current one finishes (it has already waited at least that long), or
+ * up to `regroupMs` later. A submission is never split across flushes.
  */
 export class MicroBatcher<T, R> {
   private pending: Submission<T, R>[] = [];
@@ -29,8 +39,16 @@ export class MicroBatcher<T, R> {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private closed = false;
-  /** Items of the last flush; a new batch that reaches this size goes without lingering. */
-  private lastFlushItems = Number.POSITIVE_INFINITY;
+  /** A batch that reaches this many items goes without waiting. */
+  private expected = Number.POSITIVE_INFINITY;
+  /** When the forming batch goes at the latest (performance.now() ms), once it has an item. */
+  private deadline: number | null = null;
+  /** With `regroupMs`: the end of the window after the last flush in which a batch waits for its senders. */
+  private regroupUntil = 0;
+  /** With `regroupMs`: the linger deadline of the forming batch's first item. */
+  private firstDeadline: number | null = null;
+  /** When the armed timer fires. */
+  private timerAt = 0;
 
   constructor(
     private readonly limits: BatchLimits,
@@ -44,18 +62,31 @@ export class MicroBatcher<T, R> {
     return new Promise<R[]>((resolve, reject) => {
       this.pending.push({ items, resolve, reject });
       this.pendingItems += items.length;
+      const now = performance.now();
+      if (now < this.regroupUntil) {
+        // Waiting for the senders of the last flush: go when they are all back, or when none
+        // has come for a linger (the rest are not coming soon), or at the end of the window.
+        this.firstDeadline ??= now + this.limits.lingerMs;
+        this.deadline = Math.max(this.firstDeadline, Math.min(this.regroupUntil, now + this.limits.lingerMs));
+      } else {
+        this.deadline ??= now + this.limits.lingerMs;
+      }
       this.schedule();
     });
   }
 
   private schedule(): void {
-    if (this.running) return;
-    // Group commit: once as many items wait as the last flush carried, the senders of that
-    // flush have (most likely) all come back, and lingering would only add latency.
-    if (this.pendingItems >= this.limits.maxItems || this.limits.lingerMs <= 0 || this.pendingItems >= this.lastFlushItems) {
+    if (this.running || this.pending.length === 0) return;
+    const now = performance.now();
+    if (this.closed || this.pendingItems >= this.limits.maxItems || this.pendingItems >= this.expected || (this.deadline ?? 0) <= now) {
       this.start();
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => this.start(), this.limits.lingerMs);
+    } else if (!this.timer || this.timerAt !== this.deadline) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timerAt = this.deadline ?? now;
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.schedule();
+      }, this.timerAt - now);
     }
   }
 
@@ -65,35 +96,48 @@ export class MicroBatcher<T, R> {
       this.timer = null;
     }
     if (this.running || this.pending.length === 0) return;
-    this.running = this.loop().finally(() => {
+    const batch: Submission<T, R>[] = [];
+    let count = 0;
+    while (this.pending.length > 0 && (batch.length === 0 || count + this.pending[0]!.items.length <= this.limits.maxItems)) {
+      const s = this.pending.shift()!;
+      batch.push(s);
+      count += s.items.length;
+    }
+    this.pendingItems -= count;
+    this.deadline = null;
+    this.firstDeadline = null;
+    this.running = this.write(batch).finally(() => {
       this.running = null;
-      // A submission that arrived during the last flush's final await is picked up here.
-      if (this.pending.length > 0) this.schedule();
+      this.afterFlush(count);
     });
   }
 
-  private async loop(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch: Submission<T, R>[] = [];
-      let count = 0;
-      while (this.pending.length > 0 && (batch.length === 0 || count + this.pending[0]!.items.length <= this.limits.maxItems)) {
-        const s = this.pending.shift()!;
-        batch.push(s);
-        count += s.items.length;
+  private afterFlush(flushed: number): void {
+    const regroupMs = this.limits.regroupMs ?? 0;
+    if (regroupMs > 0) {
+      // Expect the senders just answered back, together with those already waiting.
+      this.expected = flushed + this.pendingItems;
+      this.regroupUntil = performance.now() + regroupMs;
+      if (this.pendingItems > 0) this.deadline = this.regroupUntil;
+    } else {
+      this.expected = flushed;
+      // What waited through the flush has waited long enough.
+      if (this.pendingItems > 0) this.deadline = performance.now();
+    }
+    this.schedule();
+  }
+
+  private async write(batch: Submission<T, R>[]): Promise<void> {
+    const items = batch.flatMap((s) => s.items);
+    try {
+      const results = await this.flush(items);
+      let offset = 0;
+      for (const s of batch) {
+        s.resolve(results.slice(offset, offset + s.items.length));
+        offset += s.items.length;
       }
-      this.pendingItems -= count;
-      this.lastFlushItems = count;
-      const items = batch.flatMap((s) => s.items);
-      try {
-        const results = await this.flush(items);
-        let offset = 0;
-        for (const s of batch) {
-          s.resolve(results.slice(offset, offset + s.items.length));
-          offset += s.items.length;
-        }
-      } catch (err) {
-        for (const s of batch) s.reject(err);
-      }
+    } catch (err) {
+      for (const s of batch) s.reject(err);
     }
   }
 

@@ -12,6 +12,8 @@ export interface IngestOptions {
   readonly batchMaxRows: number;
   /** How long the first message of a batch may wait for company, in milliseconds. */
   readonly batchLingerMs: number;
+  /** After a write, how long the next batch may wait for the senders just answered (ms; 0: not at all). See BatchLimits.regroupMs. */
+  readonly batchRegroupMs?: number;
   /** Largest payload in bytes, unless the stream sets its own. */
   readonly maxMessageBytes: number;
   /** How long a batch keeps retrying a transient warehouse failure before giving up (ms). */
@@ -72,7 +74,7 @@ export class Ingest {
     let batcher = this.batchers.get(stream.name);
     if (!batcher) {
       batcher = new MicroBatcher<Prepared, PublishOutcome>(
-        { maxItems: this.deps.options.batchMaxRows, lingerMs: this.deps.options.batchLingerMs },
+        { maxItems: this.deps.options.batchMaxRows, lingerMs: this.deps.options.batchLingerMs, regroupMs: this.deps.options.batchRegroupMs ?? 0 },
         (items) => this.flush(stream, items),
       );
       this.batchers.set(stream.name, batcher);

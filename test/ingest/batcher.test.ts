@@ -70,4 +70,49 @@ describe('micro-batcher', () => {
     assert.deepEqual(await pending, [10, 20]);
     await assert.rejects(b.submit([3]), /shutting down/);
   });
+
+  /**
+   * 10 closed-loop senders start at once and 10 more join during the first flush, so a batch
+   * forms while another is written; each sender comes back 0-2 ms after its answer.
+   */
+  async function twoGroups(regroupMs: number): Promise<number[]> {
+    const sizes: number[] = [];
+    const b = new MicroBatcher<number, number>({ maxItems: 1000, lingerMs: 20, regroupMs }, async (items) => {
+      sizes.push(items.length);
+      await new Promise((r) => setTimeout(r, 15));
+      return items;
+    });
+    let rounds = 0;
+    const sender = async (id: number) => {
+      while (rounds < 12) {
+        await b.submit([id]);
+        if (id === 0) rounds++;
+        await new Promise((r) => setTimeout(r, id % 3));
+      }
+    };
+    const first = Array.from({ length: 10 }, (_, i) => sender(i));
+    await new Promise((r) => setTimeout(r, 25)); // the first flush (after the 20 ms linger) is running
+    await Promise.all([...first, ...Array.from({ length: 10 }, (_, i) => sender(10 + i))]);
+    return sizes;
+  }
+
+  it('without regrouping, two groups of closed-loop senders take turns; with it they are written together', async () => {
+    const apart = await twoGroups(0);
+    const together = await twoGroups(500);
+    const later = (sizes: number[]) => sizes.slice(3, -2);
+    assert.ok(later(apart).every((n) => n <= 10), `without regrouping: ${apart.join(' ')}`);
+    const full = later(together).filter((n) => n === 20).length;
+    assert.ok(later(together).length >= 5 && full >= later(together).length * 0.8, `with regrouping: ${together.join(' ')}`);
+  });
+
+  it('a regrouping batch does not wait out the window for senders that are not coming back', async () => {
+    const r = recorder(5);
+    const b = new MicroBatcher<number, number>({ maxItems: 1000, lingerMs: 20, regroupMs: 5000 }, r.flush);
+    await Promise.all([b.submit([1]), b.submit([2])]);
+    const t = performance.now();
+    await b.submit([3]); // one of the two senders comes back; the other never does
+    const waited = performance.now() - t;
+    assert.ok(waited >= 15 && waited < 2000, `went after a linger without arrivals, not the 5 s window (${waited} ms)`);
+    assert.deepEqual(r.flushes, [[1, 2], [3]]);
+  });
 });
