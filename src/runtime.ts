@@ -28,6 +28,8 @@ export interface Runtime {
 export interface RuntimeHooks {
   readonly onBatch?: (report: BatchReport) => void;
   readonly onWriteError?: (stream: string, err: unknown, willRetry: boolean) => void;
+  /** Told when the DuckDB rollup folds of a stream start failing. */
+  readonly onRollupError?: (stream: string, err: Error) => void;
 }
 
 /** The database file of the embedded default. */
@@ -123,6 +125,7 @@ export async function createEmbeddedRuntime(config: Config, hooks: RuntimeHooks 
     memoryLimit: config.duckdbMemoryLimit,
     threads: config.duckdbThreads,
     queryTimeoutMs: config.queryTimeoutMs,
+    ...(hooks.onRollupError ? { onRollupError: hooks.onRollupError } : {}),
   });
   try {
     await warehouse.init(registry.all());

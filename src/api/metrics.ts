@@ -2,6 +2,7 @@
  * Prometheus metrics in the text exposition format (version 0.0.4), without a client
  * library: counters and histograms with labels, rendered on `GET /metrics`.
  */
+import type { DerivedStatus } from '../core/ports.js';
 import type { BatchReport } from '../ingest/ingest.js';
 
 type Labels = Readonly<Record<string, string>>;
@@ -106,7 +107,29 @@ export class Metrics {
     this.latency.observe(seconds, labels);
   }
 
+  /** Where the warehouse's derived-data gauges come from (DuckDB rollups), if it has any. */
+  derived: (() => DerivedStatus) | undefined;
+
   render(): string {
-    return [this.requests, this.latency, this.ingested, this.deadLettered, this.batchSize, this.writeLatency, this.freshness].map((m) => m.render()).join('\n') + '\n';
+    const parts = [this.requests, this.latency, this.ingested, this.deadLettered, this.batchSize, this.writeLatency, this.freshness].map((m) => m.render());
+    if (this.derived) parts.push(renderDerived(this.derived()));
+    return parts.join('\n') + '\n';
   }
+}
+
+function family(name: string, type: 'gauge' | 'counter', help: string, samples: readonly [Labels, number][]): string {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map(([labels, v]) => `${name}${labelText(labels)} ${v}`)].join('\n');
+}
+
+function renderDerived(d: DerivedStatus): string {
+  const r = d.rollups;
+  return [
+    family('tributary_rollup_lag_seconds', 'gauge', 'ingest_time of the newest row written minus that of the newest row in the minute rollups (0: caught up; rows not folded in yet are scanned).', r.map((x) => [{ stream: x.stream }, x.lagSeconds])),
+    family('tributary_rollup_failing', 'gauge', '1 while the last rollup fold of the stream failed (answers stay correct, aggregates scan more); see the log.', r.map((x) => [{ stream: x.stream }, x.failing ? 1 : 0])),
+    family('tributary_rollup_fold_failures_total', 'counter', 'Rollup folds that failed.', r.map((x) => [{ stream: x.stream }, x.failures])),
+    family('tributary_aggregate_queries_total', 'counter', 'Aggregates answered, by path: from the minute rollups, or by scanning rows.', [
+      [{ path: 'rollup' }, d.aggregates.rollup],
+      [{ path: 'scan' }, d.aggregates.scan],
+    ]),
+  ].join('\n');
 }

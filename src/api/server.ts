@@ -47,6 +47,8 @@ export async function startServer(config: Config, options: { logger?: boolean } 
     onBatch: metrics.onBatch,
     onWriteError: (stream, err, willRetry) =>
       app?.log.warn({ err, stream, willRetry }, willRetry ? 'warehouse write failed; retrying' : 'warehouse write failed; giving up'),
+    onRollupError: (stream, err) =>
+      app?.log.warn({ err, stream }, 'rollup fold failed: aggregates stay correct but scan the rows not folded in; retried after each write (tributary_rollup_failing in /metrics)'),
   });
   try {
     app = await buildApp({ ...runtime, keys, metrics, logger });

@@ -175,6 +175,21 @@ export interface ApiDeadLetter {
 }
 
 /** Counters of a stream. */
+/** See {@link Warehouse.derivedStatus}. */
+export interface DerivedStatus {
+  readonly rollups: readonly {
+    readonly stream: string;
+    /** ingest_time of the newest row written minus that of the newest row folded in, in seconds (0: caught up). */
+    readonly lagSeconds: number;
+    /** Folds that failed since the process started (each is retried after the next write). */
+    readonly failures: number;
+    /** Whether the last fold failed. Answers stay correct meanwhile: rows not folded in are scanned. */
+    readonly failing: boolean;
+  }[];
+  /** Aggregates answered since start, by how: from the rollups, or by scanning the rows. */
+  readonly aggregates: { readonly rollup: number; readonly scan: number };
+}
+
 export interface StreamStats {
   readonly rowCount: number;
   readonly newestPublishTime: bigint | null;
@@ -216,6 +231,11 @@ export interface Warehouse {
   deleteDeadLetters(stream: StreamDef, messageIds: readonly string[]): Promise<number>;
   /** Resolves when the warehouse answers a trivial query. */
   ping(): Promise<void>;
+  /**
+   * The state of what the warehouse derives from the rows to answer reads faster (DuckDB's
+   * minute rollups), per stream; for `/metrics`. Absent when it derives nothing (BigQuery).
+   */
+  derivedStatus?(): DerivedStatus;
   close(): Promise<void>;
 }
 

@@ -106,6 +106,12 @@ describe('OpenAPI', () => {
     assert.match(text, /^tributary_ingest_dead_letters_total\{stream="sensor_readings",reason="INVALID_JSON"\} [1-9]/m);
     assert.match(text, /^tributary_http_request_duration_seconds_bucket\{.*le="\+Inf"\} \d+$/m);
     assert.match(text, /^tributary_ingest_freshness_seconds_count\{stream="sensor_readings"\} [1-9]/m);
+    // The DuckDB rollups' state (the failure path is in test/warehouse/rollup.test.ts).
+    assert.match(text, /^tributary_rollup_failing\{stream="sensor_readings"\} 0$/m);
+    assert.match(text, /^tributary_rollup_fold_failures_total\{stream="sensor_readings"\} 0$/m);
+    assert.match(text, /^tributary_rollup_lag_seconds\{stream="sensor_readings"\} [0-9.e-]+$/m);
+    assert.match(text, /^tributary_aggregate_queries_total\{path="rollup"\} \d+$/m);
+    assert.match(text, /^# TYPE tributary_rollup_failing gauge$/m);
   });
 });
 

@@ -326,4 +326,36 @@ describe('DuckDB minute rollups answer as the scan does', () => {
       await quick.close();
     }
   });
+
+  it('reports failing folds (status, count, lag, one notice) and recovers, while answers stay correct', async () => {
+    const notices: string[] = [];
+    const w = await DuckDBWarehouse.open({ path: join(dir, 'failing.duckdb'), threads: 1, rollupFoldDelayMs: 3_600_000, onRollupError: (stream, err) => notices.push(`${stream}: ${err.message}`) });
+    try {
+      await w.init([STREAM]);
+      const count = async () => (await w.aggregate(STREAM, { filters: [], groupBy: [], metrics: [{ name: 'count', fn: 'count' }], limit: 1 }))[0]?.count;
+      const t = ingest + 10_000_000n;
+      await w.write(STREAM, { rows: stored(STREAM, makeRows(30, BASE, SPAN)), deadLetters: [], ingestTime: t });
+      await w.foldNow();
+      assert.deepEqual(w.derivedStatus().rollups, [{ stream: 'roll', lagSeconds: 0, failures: 0, failing: false }]);
+      // The fold's own bookkeeping table goes missing: the fold's transaction fails and rolls back.
+      await w.readForTest(`ALTER TABLE "_tributary".rollup_state RENAME TO rollup_state_away`);
+      await w.write(STREAM, { rows: stored(STREAM, makeRows(20, BASE, SPAN)), deadLetters: [], ingestTime: t + 2_500_000n });
+      await w.foldNow();
+      await w.foldNow();
+      const [st] = w.derivedStatus().rollups;
+      assert.equal(st?.failing, true);
+      assert.equal(st?.failures, 2);
+      assert.equal(st?.lagSeconds, 2.5, 'the second write is 2.5 s of ingest_time past the rollup');
+      assert.equal(notices.length, 1, `one notice when folds start failing, not one per fold: ${notices.join('; ')}`);
+      assert.match(notices[0]!, /^roll: /);
+      assert.equal(await count(), 50, 'the unfolded rows are scanned');
+      await w.readForTest(`ALTER TABLE "_tributary".rollup_state_away RENAME TO rollup_state`);
+      await w.foldNow();
+      assert.deepEqual(w.derivedStatus().rollups, [{ stream: 'roll', lagSeconds: 0, failures: 2, failing: false }]);
+      assert.equal(await count(), 50);
+      assert.ok(w.derivedStatus().aggregates.rollup >= 2);
+    } finally {
+      await w.close();
+    }
+  });
 });

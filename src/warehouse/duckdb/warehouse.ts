@@ -27,6 +27,7 @@ import type {
   Warehouse,
   WriteBatch,
   WriteResult,
+  DerivedStatus,
 } from '../../core/ports.js';
 import { WarehouseError } from '../../core/ports.js';
 import { ENVELOPE_FIELDS, type FieldDef, type StreamDef } from '../../core/schema.js';
@@ -55,6 +56,8 @@ export interface DuckDBOptions {
   readonly rollupFoldDelayMs?: number;
   /** From how many rows in a table pages of rows are read in two steps; default 2,000,000. */
   readonly twoStepPagesFromRows?: number;
+  /** Told when the rollup folds of a stream start failing (for the log); each write schedules another try. */
+  readonly onRollupError?: (stream: string, err: Error) => void;
 }
 
 interface CompiledStream {
@@ -245,6 +248,10 @@ export class DuckDBWarehouse implements Warehouse {
   foldError: Error | undefined;
   /** How many aggregates each path answered. @internal */
   readonly aggregatePaths = { rollup: 0, scan: 0 };
+  /** Failed folds per stream since start. */
+  private readonly foldFailures = new Map<string, number>();
+  /** Streams whose last fold failed. */
+  private readonly foldFailing = new Set<string>();
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -397,9 +404,15 @@ export class DuckDBWarehouse implements Warehouse {
           this.watermarks.set(name, to);
         });
         this.foldError = undefined;
+        this.foldFailing.delete(name);
       } catch (err) {
         await f.run('ROLLBACK').catch(() => undefined);
         this.foldError = classify(err, 'rollup fold');
+        this.foldFailures.set(name, (this.foldFailures.get(name) ?? 0) + 1);
+        if (!this.foldFailing.has(name)) {
+          this.foldFailing.add(name);
+          this.options.onRollupError?.(name, this.foldError);
+        }
       }
     });
   }
@@ -418,6 +431,19 @@ export class DuckDBWarehouse implements Warehouse {
       })();
     }, this.options.rollupFoldDelayMs ?? 1000);
     this.foldTimer.unref();
+  }
+
+  derivedStatus(): DerivedStatus {
+    const rollups = [];
+    for (const s of this.streams.values()) {
+      if (!s.rollup) continue;
+      const name = s.def.name;
+      const last = this.lastIngest.get(name);
+      const watermark = this.watermarks.get(name) ?? EMPTY_WATERMARK;
+      const lagMicros = last === undefined || last < watermark ? 0n : last + 1n - watermark;
+      rollups.push({ stream: name, lagSeconds: Number(lagMicros) / 1e6, failures: this.foldFailures.get(name) ?? 0, failing: this.foldFailing.has(name) });
+    }
+    return { rollups, aggregates: { ...this.aggregatePaths } };
   }
 
   /** Folds every stream now (what the timer does later). @internal */
