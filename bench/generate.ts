@@ -10,7 +10,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { loadStreams } from '../src/core/schema.js';
-import { DuckDBWarehouse } from '../src/warehouse/duckdb/warehouse.js';
+import { sqlString } from '../src/warehouse/duckdb/types.js';
+import { DEFAULT_ROW_GROUP_SIZE, DuckDBWarehouse } from '../src/warehouse/duckdb/warehouse.js';
 import { ROOT } from './lib.js';
 
 export const DAY_MICROS = 86_400_000_000n;
@@ -23,8 +24,12 @@ export async function generate(dataDir: string, rows: number, endMicros: bigint)
   const w = await DuckDBWarehouse.open({ path });
   await w.init([stream]);
   await w.close();
-  const instance = await DuckDBInstance.create(path, { memory_limit: '1GB' });
+  // Attached with the row group size the warehouse writes with, so that the data set is laid
+  // out as ingest would have laid it out.
+  const instance = await DuckDBInstance.create(':memory:', { memory_limit: '1GB' });
   const c = await instance.connect();
+  await c.run(`ATTACH ${sqlString(path)} AS gen (ROW_GROUP_SIZE ${DEFAULT_ROW_GROUP_SIZE})`);
+  await c.run('USE gen');
   const started = performance.now();
   const step = DAY_MICROS / BigInt(rows);
   const start = endMicros - DAY_MICROS;

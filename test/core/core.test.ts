@@ -178,3 +178,30 @@ describe('DuckDB schema changes across restarts', () => {
     }
   });
 });
+
+describe('DuckDB file layout', () => {
+  it('writes row groups of the configured size, in a directory whose name has a quote, and keeps them across a reopen', async () => {
+    const { dir, cleanup } = await tempDir();
+    const path = join(dir, "it's here", 'db.duckdb');
+    const def = parseStreamDefinition({ name: 'layout', fields: [{ name: 'a', type: 'INT64', mode: 'REQUIRED' }] }, 'layout');
+    const now = BigInt(Date.now()) * 1000n;
+    const rows = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ messageId: `m${from + i}`, publishTime: now + BigInt(from + i), attributes: {}, orderingKey: null, values: { a: BigInt(from + i) }, payload: new Uint8Array() }));
+    const rowGroups = async (w: DuckDBWarehouse) =>
+      (await w.readForTest(`SELECT row_group_id, max(count) FROM pragma_storage_info('layout') GROUP BY row_group_id ORDER BY row_group_id`)).map((r) => Number(r[1]));
+    try {
+      let w = await DuckDBWarehouse.open({ path, rowGroupSize: 2048 });
+      await w.init([def]);
+      for (let b = 0; b < 5; b++) await w.write(def, { rows: rows(b * 1000, 1000), deadLetters: [], ingestTime: now + BigInt(b) });
+      await w.close();
+      w = await DuckDBWarehouse.open({ path, rowGroupSize: 2048 });
+      await w.init([def]);
+      const sizes = await rowGroups(w);
+      assert.deepEqual(sizes, [2048, 2048, 904], `row groups of 2,048 rows: ${sizes.join(', ')}`);
+      assert.equal((await w.stats(def)).rowCount, 5000);
+      await w.close();
+    } finally {
+      await cleanup();
+    }
+  });
+});

@@ -33,6 +33,14 @@ export function ident(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/**
+ * A string literal, for the one statement that takes no parameters (ATTACH of the database
+ * file, whose path comes from the configuration, never from requests).
+ */
+export function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
 /** The SQL expression of a field chain: a column or a struct member. */
 export function fieldExpr(chain: readonly FieldDef[]): string {
   const [head, ...rest] = chain;
