@@ -91,11 +91,11 @@ variable "docker_repository" {
 }
 
 variable "function" {
-  description = "Function sizing and ingress. concurrency > 1 requires cpu >= 1; timeout_seconds is also the push subscription's ack deadline. ingress ALLOW_INTERNAL_ONLY (default) still admits Pub/Sub push and Eventarc from the same project, which Cloud Run counts as internal."
+  description = "Function sizing and ingress. concurrency (default 80, as in the example environment) lets deliveries to one instance share a micro-batch, so one BigQuery write carries many of them (--batch-regroup-ms); concurrency > 1 requires cpu >= 1; timeout_seconds is also the push subscription's ack deadline. ingress ALLOW_INTERNAL_ONLY (default) still admits Pub/Sub push and Eventarc from the same project, which Cloud Run counts as internal."
   type = object({
     max_instances   = optional(number, 10)
     min_instances   = optional(number, 0)
-    concurrency     = optional(number, 1)
+    concurrency     = optional(number, 80)
     cpu             = optional(string, "1")
     memory          = optional(string, "512Mi")
     timeout_seconds = optional(number, 60)
