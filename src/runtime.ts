@@ -10,6 +10,7 @@ import { loadStreams, type StreamRegistry } from './core/schema.js';
 import { type BatchReport, Ingest } from './ingest/ingest.js';
 import { EmbeddedTopic, MonotonicClock } from './topic/embedded/topic.js';
 import { DuckDBWarehouse } from './warehouse/duckdb/warehouse.js';
+import type { MemoryStatus } from './warehouse/duckdb/memory.js';
 
 /** Everything a Tributary process runs on. */
 export interface Runtime {
@@ -30,6 +31,8 @@ export interface RuntimeHooks {
   readonly onWriteError?: (stream: string, err: unknown, willRetry: boolean) => void;
   /** Told when the DuckDB rollup folds of a stream start failing. */
   readonly onRollupError?: (stream: string, err: Error) => void;
+  /** Told when DuckDB's message_id indexes raised its memory limit (see `warehouse/duckdb/memory.ts`). */
+  readonly onMemoryLimitRaised?: (status: MemoryStatus) => void;
 }
 
 /** The database file of the embedded default. */
@@ -126,6 +129,7 @@ export async function createEmbeddedRuntime(config: Config, hooks: RuntimeHooks 
     threads: config.duckdbThreads,
     queryTimeoutMs: config.queryTimeoutMs,
     ...(hooks.onRollupError ? { onRollupError: hooks.onRollupError } : {}),
+    ...(hooks.onMemoryLimitRaised ? { onMemoryLimitRaised: hooks.onMemoryLimitRaised } : {}),
   });
   try {
     await warehouse.init(registry.all());

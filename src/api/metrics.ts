@@ -131,5 +131,12 @@ function renderDerived(d: DerivedStatus): string {
       [{ path: 'rollup' }, d.aggregates.rollup],
       [{ path: 'scan' }, d.aggregates.scan],
     ]),
+    ...(d.memory
+      ? [
+          family('tributary_duckdb_index_bytes', 'gauge', 'Memory of the message_id indexes, the largest since start (DuckDB holds them in memory while writing; about 8 bytes per row with embedded message IDs, about 90 with random UUIDs).', [[{}, d.memory.indexBytes]]),
+          family('tributary_duckdb_memory_limit_bytes', 'gauge', 'DuckDB memory limit in force: --duckdb-memory-limit, raised by the indexes beyond half of it.', [[{}, d.memory.limitBytes]]),
+          family('tributary_duckdb_memory_limit_configured_bytes', 'gauge', 'DuckDB memory limit configured (--duckdb-memory-limit).', [[{}, d.memory.configuredLimitBytes]]),
+        ]
+      : []),
   ].join('\n');
 }

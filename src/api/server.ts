@@ -47,6 +47,11 @@ export async function startServer(config: Config, options: { logger?: boolean } 
     onBatch: metrics.onBatch,
     onWriteError: (stream, err, willRetry) =>
       app?.log.warn({ err, stream, willRetry }, willRetry ? 'warehouse write failed; retrying' : 'warehouse write failed; giving up'),
+    onMemoryLimitRaised: (m) =>
+      app?.log.warn(
+        { indexMiB: mib(m.indexBytes), limitMiB: mib(m.limitBytes), configuredMiB: mib(m.configuredLimitBytes) },
+        `the message_id indexes take ${mib(m.indexBytes)} MiB, more than half of --duckdb-memory-limit: DuckDB's memory limit is now ${mib(m.limitBytes)} MiB (configured ${mib(m.configuredLimitBytes)}), so that writes go on and queries keep at least half; see docs/performance.md, "Memory"`,
+      ),
     onRollupError: (stream, err) =>
       app?.log.warn({ err, stream }, 'rollup fold failed: aggregates stay correct but scan the rows not folded in; retried after each write (tributary_rollup_failing in /metrics)'),
   });
@@ -76,3 +81,5 @@ export async function startServer(config: Config, options: { logger?: boolean } 
     },
   };
 }
+
+const mib = (bytes: number): number => Math.round(bytes / 1048576);

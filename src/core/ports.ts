@@ -188,6 +188,19 @@ export interface DerivedStatus {
   }[];
   /** Aggregates answered since start, by how: from the rollups, or by scanning the rows. */
   readonly aggregates: { readonly rollup: number; readonly scan: number };
+  /**
+   * The message_id indexes (derived from the rows too: they are how duplicates are refused) and
+   * the memory limit they raise; present when the engine keeps them in a bounded memory (DuckDB
+   * with a memory limit).
+   */
+  readonly memory?: {
+    /** The configured limit, in bytes. */
+    readonly configuredLimitBytes: number;
+    /** The limit in force: the configured one, raised by the indexes beyond half of it. */
+    readonly limitBytes: number;
+    /** Memory the indexes take, in bytes: the largest reading since start (read at most once a second, after writes). */
+    readonly indexBytes: number;
+  };
 }
 
 export interface StreamStats {

@@ -32,6 +32,7 @@ import type {
 import { WarehouseError } from '../../core/ports.js';
 import { ENVELOPE_FIELDS, type FieldDef, type StreamDef } from '../../core/schema.js';
 import { formatTimestamp } from '../../core/time.js';
+import { IndexMemoryBudget, isOutOfMemory, type MemoryStatus, parseByteSize } from './memory.js';
 import { EMPTY_WATERMARK, INTERNAL_SCHEMA, MinuteRollup, STATE_TABLE } from './rollup.js';
 import { columnSql, type DocumentColumn, documentColumn, fieldExpr, ident, type ResultReader, resultReader, scalarToDuckDB, sqlString } from './types.js';
 
@@ -53,7 +54,10 @@ const DATABASE_ALIAS = 'tributary';
 export interface DuckDBOptions {
   /** Database file, or `:memory:`. */
   readonly path: string;
-  /** DuckDB `memory_limit`, e.g. `512MB`; undefined for DuckDB's default. */
+  /**
+   * DuckDB `memory_limit`, e.g. `512MB`; undefined for DuckDB's default. The message_id indexes
+   * are budgeted on top of it beyond half of it (see `memory.ts`).
+   */
   readonly memoryLimit?: string;
   /** DuckDB `threads`; undefined for DuckDB's default (one per core). */
   readonly threads?: number;
@@ -80,6 +84,11 @@ export interface DuckDBOptions {
   readonly checkpointThreshold?: string;
   /** Told when the rollup folds of a stream start failing (for the log); each write schedules another try. */
   readonly onRollupError?: (stream: string, err: Error) => void;
+  /**
+   * Told when the message_id indexes grew past half of `memoryLimit` and the limit in force was
+   * raised (the first time, then each time it grew by half again); for the log.
+   */
+  readonly onMemoryLimitRaised?: (status: MemoryStatus) => void;
 }
 
 interface CompiledStream {
@@ -274,6 +283,8 @@ export class DuckDBWarehouse implements Warehouse {
   private readonly foldFailures = new Map<string, number>();
   /** Streams whose last fold failed. */
   private readonly foldFailing = new Set<string>();
+  /** Keeps the memory limit above the message_id indexes; undefined without a parsable limit. */
+  private readonly memoryBudget: IndexMemoryBudget | undefined;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -282,7 +293,10 @@ export class DuckDBWarehouse implements Warehouse {
     private readonly folder: DuckDBConnection,
     private readonly readers: ConnectionPool,
     private readonly options: DuckDBOptions,
-  ) {}
+  ) {
+    const configured = options.memoryLimit === undefined ? undefined : parseByteSize(options.memoryLimit);
+    this.memoryBudget = configured === undefined ? undefined : new IndexMemoryBudget(configured, options.onMemoryLimitRaised);
+  }
 
   /** Opens (creating if needed) the database file. */
   static async open(options: DuckDBOptions): Promise<DuckDBWarehouse> {
@@ -290,8 +304,11 @@ export class DuckDBWarehouse implements Warehouse {
     const config: Record<string, string> = { checkpoint_threshold: options.checkpointThreshold ?? DEFAULT_CHECKPOINT_THRESHOLD };
     if (options.memoryLimit) config.memory_limit = options.memoryLimit;
     if (options.threads) config.threads = String(options.threads);
-    let instance: DuckDBInstance;
     const onDisk = options.path !== ':memory:';
+    // Spills next to the file, as when DuckDB opens the file itself (an in-memory instance
+    // would spill to ./.tmp under whatever directory the process started in).
+    if (onDisk) config.temp_directory = `${options.path}.tmp`;
+    let instance: DuckDBInstance;
     try {
       // The file is attached rather than opened, because only ATTACH sets the row group size.
       instance = await DuckDBInstance.create(':memory:', config);
@@ -483,7 +500,7 @@ export class DuckDBWarehouse implements Warehouse {
       const lagMicros = last === undefined || last < watermark ? 0n : last + 1n - watermark;
       rollups.push({ stream: name, lagSeconds: Number(lagMicros) / 1e6, failures: this.foldFailures.get(name) ?? 0, failing: this.foldFailing.has(name) });
     }
-    return { rollups, aggregates: { ...this.aggregatePaths } };
+    return { rollups, aggregates: { ...this.aggregatePaths }, ...(this.memoryBudget ? { memory: this.memoryBudget.status() } : {}) };
   }
 
   /** Folds every stream now (what the timer does later). @internal */
@@ -603,14 +620,27 @@ export class DuckDBWarehouse implements Warehouse {
         this.rowCounts.set(def.name, (this.rowCounts.get(def.name) ?? 0) + inserted.size);
         if (inserted.size > 0 && batch.ingestTime > (this.lastIngest.get(def.name) ?? EMPTY_WATERMARK)) this.lastIngest.set(def.name, batch.ingestTime);
         if (inserted.size > 0 && s.rollup) this.scheduleFold(def.name);
+        // Committed: a failure to read or raise the budget must not fail the write.
+        if (this.memoryBudget?.due()) await this.adjustMemory().catch(() => undefined);
         return { inserted };
       } catch (err) {
         if (inTransaction) await w.run('ROLLBACK').catch(() => undefined);
+        // Loading or growing the message_id index can exceed the limit (after a restart the
+        // index loads as writes touch it): raise it now, so that the retry of this write fits.
+        if (this.memoryBudget && isOutOfMemory(err)) await this.adjustMemory().catch(() => undefined);
         throw classify(err, 'write');
       } finally {
         if (batch.deadLetters.length > 0) await w.run(`DELETE FROM ${s.dlStage}`).catch(() => undefined);
       }
     });
+  }
+
+  /** See {@link IndexMemoryBudget}; runs on the writer's connection, under the write lock. */
+  private async adjustMemory(): Promise<void> {
+    await this.memoryBudget?.adjust(
+      async (sql) => (await this.writer.runAndReadAll(sql)).getRows(),
+      async (sql) => void (await this.writer.run(sql)),
+    );
   }
 
   /** A prepared statement of the writer connection (parsed and planned once), bindings cleared. */

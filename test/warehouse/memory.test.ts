@@ -1,0 +1,134 @@
+/**
+ * The DuckDB memory limit and the message_id indexes (src/warehouse/duckdb/memory.ts), on a real
+ * DuckDB file: with random message IDs the index outgrows a fixed limit, and writes would then
+ * fail for good ("could not allocate block"); the budget raises the limit so that they go on,
+ * also after a reopen, when the index loads again as writes touch it. And spills go next to
+ * the database file.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { StoredRow } from '../../src/core/message.js';
+import { WarehouseError } from '../../src/core/ports.js';
+import { parseStreamDefinition } from '../../src/core/schema.js';
+import { budgetedLimit, type MemoryStatus, parseByteSize } from '../../src/warehouse/duckdb/memory.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+
+const STREAM = parseStreamDefinition({ name: 'ids', fields: [{ name: 'v', type: 'INT64' }] }, 'ids');
+const LIMIT = '64MB';
+const BATCH = 5000;
+
+function batch(from: number): StoredRow[] {
+  return Array.from({ length: BATCH }, (_, i) => ({
+    messageId: randomUUID(),
+    publishTime: 1_795_000_000_000_000n + BigInt(from + i) * 1000n,
+    attributes: {},
+    orderingKey: null,
+    values: { v: from + i },
+    payload: Buffer.from('{}'),
+  }));
+}
+
+/** Writes as ingest does: a transient failure is retried (here at once, up to 5 attempts). */
+async function writeWithRetry(w: DuckDBWarehouse, rows: StoredRow[]): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await w.write(STREAM, { rows, deadLetters: [], ingestTime: BigInt(Date.now()) * 1000n });
+      return attempt;
+    } catch (err) {
+      assert.ok(err instanceof WarehouseError && err.transient, `a memory failure is transient: ${String(err)}`);
+      if (attempt === 5) throw err;
+    }
+  }
+}
+
+describe('parseByteSize and budgetedLimit', () => {
+  it('reads DuckDB sizes (KB = 1000, KiB = 1024) and refuses anything else', () => {
+    assert.equal(parseByteSize('256MB'), 256_000_000);
+    assert.equal(parseByteSize('1.5GiB'), 1.5 * 1024 ** 3);
+    assert.equal(parseByteSize(' 512 kb '), 512_000);
+    assert.equal(parseByteSize('4096'), 4096);
+    for (const bad of ['', 'MB', '80%', '-1MB', '0MB', '12 parsecs']) assert.equal(parseByteSize(bad), undefined, bad);
+  });
+
+  it('budgets the index on top of the limit beyond half of it', () => {
+    assert.equal(budgetedLimit(256, 0), 256);
+    assert.equal(budgetedLimit(256, 128), 256);
+    assert.equal(budgetedLimit(256, 200), 328);
+    assert.equal(budgetedLimit(256, 1000), 1128);
+  });
+});
+
+describe('DuckDB memory limit with random message IDs', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tributary-mem-'q"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('spills next to the database file', async () => {
+    const path = join(dir, 'spill.duckdb');
+    const w = await DuckDBWarehouse.open({ path, memoryLimit: LIMIT });
+    try {
+      const [[setting] = []] = await w.readForTest(`SELECT current_setting('temp_directory')`);
+      assert.equal(setting, `${path}.tmp`);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it(`keeps writing past an index larger than the ${LIMIT} limit, and after a reopen`, async () => {
+    const path = join(dir, 'ids.duckdb');
+    const raised: MemoryStatus[] = [];
+    // No automatic checkpoint during the test: a checkpoint writes the index to the file and
+    // lets it go, and the next write loads back only what it touches, so the index in memory
+    // would grow and shrink with the timing of checkpoints instead of with the rows.
+    const open = () => DuckDBWarehouse.open({ path, memoryLimit: LIMIT, checkpointThreshold: '1GB', onMemoryLimitRaised: (s) => raised.push(s) });
+    let w = await open();
+    const configured = parseByteSize(LIMIT)!;
+    let stored = 0;
+    try {
+      await w.init([STREAM]);
+      // ~90 bytes of index per UUID: 500,000 rows need about 45 MB of index alone, and a write
+      // of 5,000 rows about 20 MB more; with the limit fixed at 64 MB, writes fail before the end.
+      while (stored < 500_000) {
+        await writeWithRetry(w, batch(stored));
+        stored += BATCH;
+      }
+      const m = w.derivedStatus().memory!;
+      assert.equal(m.configuredLimitBytes, configured);
+      assert.ok(m.indexBytes > configured / 2, `index ${m.indexBytes} bytes, more than half the configured limit`);
+      assert.ok(m.limitBytes >= budgetedLimit(configured, m.indexBytes), `limit ${m.limitBytes} covers the index`);
+      assert.ok(raised.length >= 1, 'the raise was reported');
+      assert.equal(raised[0]!.configuredLimitBytes, configured);
+      const [[count] = []] = await w.readForTest('SELECT count(*) FROM ids');
+      assert.equal(Number(count), stored);
+    } finally {
+      await w.close();
+    }
+    // Reopened, the index is loaded again as writes touch it, under the configured limit.
+    w = await open();
+    try {
+      await w.init([STREAM]);
+      for (let i = 0; i < 4; i++) {
+        await writeWithRetry(w, batch(stored));
+        stored += BATCH;
+      }
+      // A redelivery is still refused: the index is whole.
+      const again = batch(stored).slice(0, 10);
+      await writeWithRetry(w, again);
+      await writeWithRetry(w, again);
+      stored += again.length;
+      const [[count] = []] = await w.readForTest('SELECT count(*) FROM ids');
+      assert.equal(Number(count), stored);
+      assert.ok(w.derivedStatus().memory!.limitBytes > configured, 'the limit was raised again after the reopen');
+    } finally {
+      await w.close();
+    }
+  });
+});
