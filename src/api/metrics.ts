@@ -83,6 +83,12 @@ export class Metrics {
   readonly batchSize = new Histogram('tributary_ingest_batch_messages', 'Messages per committed micro-batch.', [1, 5, 10, 50, 100, 500, 1000, 5000]);
   readonly writeLatency = new Histogram('tributary_ingest_write_duration_seconds', 'Warehouse write latency per batch (with retries).', SECONDS);
   readonly freshness = new Histogram('tributary_ingest_freshness_seconds', 'publish_time to ingest_time lag of stored rows.', [...SECONDS, 60, 300]);
+  readonly writeFailures = new Counter('tributary_ingest_write_failures_total', 'Failed warehouse writes by stream and what followed: retried, or gave_up (the batch was not acknowledged; its publishers got 503 or Pub/Sub redelivers).');
+
+  /** The runtime's onWriteError hook. */
+  readonly onWriteError = (stream: string, _err: unknown, willRetry: boolean): void => {
+    this.writeFailures.inc({ stream, outcome: willRetry ? 'retried' : 'gave_up' });
+  };
 
   /** The runtime's onBatch hook. */
   readonly onBatch = (r: BatchReport): void => {
@@ -111,7 +117,7 @@ export class Metrics {
   derived: (() => DerivedStatus) | undefined;
 
   render(): string {
-    const parts = [this.requests, this.latency, this.ingested, this.deadLettered, this.batchSize, this.writeLatency, this.freshness].map((m) => m.render());
+    const parts = [this.requests, this.latency, this.ingested, this.deadLettered, this.writeFailures, this.batchSize, this.writeLatency, this.freshness].map((m) => m.render());
     if (this.derived) parts.push(renderDerived(this.derived()));
     return parts.join('\n') + '\n';
   }

@@ -45,8 +45,10 @@ export async function startServer(config: Config, options: { logger?: boolean } 
   let app: FastifyInstance | undefined;
   const runtime = await createRuntime(config, {
     onBatch: metrics.onBatch,
-    onWriteError: (stream, err, willRetry) =>
-      app?.log.warn({ err, stream, willRetry }, willRetry ? 'warehouse write failed; retrying' : 'warehouse write failed; giving up'),
+    onWriteError: (stream, err, willRetry) => {
+      metrics.onWriteError(stream, err, willRetry);
+      app?.log.warn({ err, stream, willRetry }, willRetry ? 'warehouse write failed; retrying' : 'warehouse write failed; giving up');
+    },
     onMemoryLimitRaised: (m) =>
       app?.log.warn(
         { indexMiB: mib(m.indexBytes), limitMiB: mib(m.limitBytes), configuredMiB: mib(m.configuredLimitBytes) },

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import type { StoredRow } from '../../src/core/message.js';
 import { WarehouseError } from '../../src/core/ports.js';
 import { parseStreamDefinition } from '../../src/core/schema.js';
-import { budgetedLimit, type MemoryStatus, parseByteSize } from '../../src/warehouse/duckdb/memory.js';
+import { budgetedLimit, IndexMemoryBudget, isOutOfMemory, type MemoryStatus, parseByteSize } from '../../src/warehouse/duckdb/memory.js';
 import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
 
 const STREAM = parseStreamDefinition({ name: 'ids', fields: [{ name: 'v', type: 'INT64' }] }, 'ids');
@@ -59,6 +59,39 @@ describe('parseByteSize and budgetedLimit', () => {
     assert.equal(budgetedLimit(256, 128), 256);
     assert.equal(budgetedLimit(256, 200), 328);
     assert.equal(budgetedLimit(256, 1000), 1128);
+  });
+});
+
+describe('IndexMemoryBudget', () => {
+  it('raises the limit as the index grows past half, never lowers it, and reports each growth by half', async () => {
+    const MiB = 1024 ** 2;
+    const readings = [10, 60, 0, 90, 100, 200, 210].map((x) => x * MiB);
+    const sets: string[] = [];
+    const reports: MemoryStatus[] = [];
+    const budget = new IndexMemoryBudget(128 * MiB, (s) => reports.push(s), 1000);
+    assert.ok(budget.due(), 'the first write adjusts');
+    const limits: number[] = [];
+    for (const r of readings) {
+      await budget.adjust(
+        async () => [[BigInt(r)]],
+        async (sql) => void sets.push(sql),
+      );
+      limits.push(budget.status().limitBytes / MiB);
+    }
+    assert.ok(!budget.due(), 'not due again within the interval');
+    // 128 + max(0, index - 64), in whole MiB; a reading of 0 (after a checkpoint) keeps the largest.
+    assert.deepEqual(limits, [128, 128, 128, 154, 164, 264, 274]);
+    assert.deepEqual(sets, ["SET memory_limit = '157696KiB'", "SET memory_limit = '167936KiB'", "SET memory_limit = '270336KiB'", "SET memory_limit = '280576KiB'"]);
+    // Reported at the first raise (154), then at 1.5 times it (264 >= 231), not at 164 nor 274.
+    assert.deepEqual(reports.map((s) => s.limitBytes / MiB), [154, 264]);
+    assert.equal(budget.status().indexBytes, 210 * MiB);
+  });
+
+  it('recognises DuckDB memory failures only', () => {
+    assert.ok(isOutOfMemory(new Error('Out of Memory Error: failed to pin block of size 256.0 KiB (244.0 MiB/244.1 MiB used)')));
+    assert.ok(isOutOfMemory(new Error('TransactionContext Error: Failed to commit: could not allocate block of size 256.0 KiB')));
+    assert.ok(!isOutOfMemory(new Error('Constraint Error: Duplicate key "message_id: a"')));
+    assert.ok(!isOutOfMemory(new Error('IO Error: No space left on device')));
   });
 });
 

@@ -88,7 +88,7 @@ export class IndexMemoryBudget {
     return { configuredLimitBytes: this.configured, limitBytes: this.limit, indexBytes: this.index };
   }
 
-  /** Whether an adjustment is due (at most one per interval, unless forced). */
+  /** Whether the next periodic adjustment is due (one per interval; a failed write adjusts at once). */
   due(now = performance.now()): boolean {
     return now - this.lastCheck >= this.intervalMs;
   }
