@@ -106,10 +106,11 @@ describe(`BigQuery slow, then down and restarted mid-batch, behind the Cloud Fun
     await tmp?.cleanup();
   });
 
-  it('a slow warehouse (2.4 s added to every BigQuery call) gives no error and no duplicate', async (t) => {
+  it('a slow warehouse (1.2 to 2.4 s added to every BigQuery call) gives no error and no duplicate', async (t) => {
     const tag = 'slow';
     const messages = stormMessages(tag, 80);
-    // Two chunks each way per call (headers, body), 600 ms each: about 2.4 s per call.
+    // 600 ms per chunk each way: 1.2 s per call when the request and the answer are one chunk
+    // each, 2.4 s when headers and body travel apart (both happen, depending on timing).
     proxy.latencyMs = 600;
     const errorsBefore = { ...writeErrors };
     const latencies: number[] = [];
@@ -127,7 +128,7 @@ describe(`BigQuery slow, then down and restarted mid-batch, behind the Cloud Fun
     proxy.latencyMs = 0;
     assert.deepEqual(new Set(statuses), new Set([204]), 'every delivery acknowledged');
     assert.deepEqual(writeErrors, errorsBefore, 'no write failed or was retried');
-    assert.ok(pct(latencies, 50) >= 2000, `the warehouse was really slow (delivery p50 ${pct(latencies, 50).toFixed(0)} ms)`);
+    assert.ok(pct(latencies, 50) >= 1100, `the warehouse was really slow (delivery p50 ${pct(latencies, 50).toFixed(0)} ms)`);
     const raw = await rig.rawCopies(tag);
     const { rows } = await assertExactlyOnce(rig.api.url, tag, messages);
     t.diagnostic(
