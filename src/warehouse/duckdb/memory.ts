@@ -3,9 +3,9 @@
  *
  * Every stream table (and its dead-letter table) has a PRIMARY KEY on message_id: that index (an
  * ART) is how a redelivered message is never stored twice. DuckDB counts it in `memory_limit`
- * and must hold all of it while writes go on: a write with random IDs touches every part of it,
- * and after a checkpoint (which writes it to the file and lets it go) the next write loads it
- * again. Its size depends on the IDs: about 8 bytes per row for
+ * and cannot evict the parts that writes have touched since the last checkpoint (a checkpoint
+ * writes it to the file and lets it go; the next writes load back what they touch, which with
+ * random IDs is most of it). Its size depends on the IDs: about 8 bytes per row for
  * the embedded topic's IDs (increasing decimal numbers share their prefixes) and about 90 for
  * random UUIDs (measured on DuckDB 1.5, docs/performance.md). With a fixed limit the index
  * eventually takes all of it: at 256 MB, writes of rows with UUID message IDs failed from about
