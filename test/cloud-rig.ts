@@ -6,13 +6,13 @@
  * (every row page, aggregates) the reliability tests share.
  */
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { startServer, type RunningServer } from '../src/api/server.js';
 import { parseConfig } from '../src/core/config.js';
 import type { Ingest } from '../src/ingest/ingest.js';
 import type { StreamRegistry } from '../src/core/schema.js';
-import { registerIngestFunction } from '../src/ingest/function.js';
+import { registerIngestFunction, registerPushFunction } from '../src/ingest/function.js';
 import { createRuntime, type Runtime } from '../src/runtime.js';
 import { type BigQueryEmulator, type PubSubEmulator, startBigQueryEmulator, startPubSubEmulator } from './emulators.js';
 import { getJson, reading, streamsDir } from './helpers.js';
@@ -58,7 +58,7 @@ export function expectedSeqSum(messages: readonly WireMessage[]): bigint {
   return messages.reduce((s, m) => s + BigInt((m.data as { seq: number }).seq), 0n);
 }
 
-/** One of the three real wire formats, chosen by `k`. */
+/** One of the three real wire formats, chosen by `k` (the push body goes to the push function, see startFunctionServer). */
 export function wireRequest(m: WireMessage, k: number): WireRequest {
   switch (k % 3) {
     case 0: return binaryCloudEvent(PROJECT, SENSOR_TOPIC, m);
@@ -129,10 +129,20 @@ export async function assertExactlyOnce(apiUrl: string, tag: string, messages: r
   return { rows: ids.size, pages };
 }
 
-/** A function instance (Functions Framework server) on `deps`. */
+/**
+ * A function instance on `deps`: both entry points on the real Functions Framework (one
+ * getTestServer app each) behind one port. Requests to `/projects/P/topics/T` (push bodies, as
+ * the push subscription infra/ creates posts them) go to the push (HTTP) function, the rest
+ * (CloudEvents) to the CloudEvent function; both share `deps.ingest`, as in one instance.
+ */
 export async function startFunctionServer(name: string, deps: { registry: StreamRegistry; ingest: Ingest }): Promise<{ url: string; close: () => Promise<void> }> {
-  registerIngestFunction(name, async () => ({ registry: deps.registry, ingest: deps.ingest, topicPrefix: PREFIX, log: () => undefined }));
-  const server: Server = getTestServer(name);
+  const fnDeps = async () => ({ registry: deps.registry, ingest: deps.ingest, topicPrefix: PREFIX, log: () => undefined });
+  registerIngestFunction(name, fnDeps);
+  registerPushFunction(`${name}Push`, fnDeps);
+  const app = (fn: string) => getTestServer(fn).listeners('request')[0] as RequestListener;
+  const cloudEvent = app(name);
+  const push = app(`${name}Push`);
+  const server: Server = createServer((req, res) => (req.url?.startsWith('/projects/') ? push : cloudEvent)(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const addr = server.address();
   return {

@@ -67,13 +67,23 @@ export function binaryCloudEvent(project: string, topic: string, m: WireMessage,
   };
 }
 
-/** The legacy push body of a push subscription whose endpoint path names the topic. */
-export function legacyPush(project: string, topic: string, m: WireMessage, subscription = `projects/${project}/subscriptions/${topic}-push`): WireRequest {
+/**
+ * The body a push subscription POSTs (its endpoint path names the topic, as `infra/` sets it).
+ * `deliveryAttempt` is present when the subscription has a dead-letter policy.
+ */
+export function legacyPush(project: string, topic: string, m: WireMessage, subscription = `projects/${project}/subscriptions/${topic}-push`, deliveryAttempt?: number): WireRequest {
   return {
     path: `/projects/${project}/topics/${topic}`,
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ message: pubsubMessageJson(m), subscription }),
+    body: JSON.stringify({ message: pubsubMessageJson(m), subscription, ...(deliveryAttempt !== undefined ? { deliveryAttempt } : {}) }),
   };
+}
+
+/** POSTs a wire request; returns the status and the parsed JSON body (undefined when empty). */
+export async function sendForBody(baseUrl: string, req: WireRequest): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(baseUrl + req.path, { method: 'POST', headers: req.headers, body: req.body });
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
 }
 
 /** POSTs a wire request; returns the status. */

@@ -1,14 +1,17 @@
 /**
- * The deployed Cloud Function's entry point (package.json `main`): registers the CloudEvent
- * function `tributaryIngest`. Configuration is read from the environment on the first event
- * (never at module load), with the same settings as every other process (`--mode gcp` ones).
+ * The deployed Cloud Function's module (package.json `main`). It registers two functions; the
+ * deployment's entry point picks one:
+ * - `tributaryIngestPush` (HTTP) for a push subscription, the default delivery of `infra/`;
+ * - `tributaryIngest` (CloudEvent) for an Eventarc trigger.
+ * Configuration is read from the environment on the first delivery (never at module load), with
+ * the same settings as every other process (`--mode gcp` ones).
  *
  * Locally: `npx functions-framework --source=dist/src/ingest/function-entry.js
- * --target=tributaryIngest --signature-type=cloudevent`.
+ * --target=tributaryIngestPush` (or `--target=tributaryIngest --signature-type=cloudevent`).
  */
 import { parseConfig } from '../core/config.js';
 import { createRuntime } from '../runtime.js';
-import { type FunctionDeps, registerIngestFunction } from './function.js';
+import { type FunctionDeps, registerIngestFunction, registerPushFunction } from './function.js';
 
 let deps: Promise<FunctionDeps> | undefined;
 
@@ -30,3 +33,4 @@ function instanceDeps(): Promise<FunctionDeps> {
 }
 
 registerIngestFunction('tributaryIngest', instanceDeps);
+registerPushFunction('tributaryIngestPush', instanceDeps);

@@ -1,19 +1,26 @@
 /**
- * The Cloud Function (gen2) entry: a CloudEvent function registered with the Functions
- * Framework, triggered by Eventarc with `google.cloud.pubsub.topic.v1.messagePublished`
- * (binary or structured content mode) or called by a push subscription with the legacy body.
+ * The Cloud Function (gen2) entry points, registered with the Functions Framework:
  *
- * Acknowledgement is the HTTP status: the Functions Framework answers 204 when the handler
- * resolves, 500 when it throws. The handler resolves only once the message is committed as a
- * row or as a dead letter (a poison message is acknowledged: it is stored in the dead-letter
- * table), and throws on a transient warehouse failure that outlived ingest's retry budget, so
- * Pub/Sub redelivers with backoff. Concurrent deliveries in one instance share the ingest
- * MicroBatcher and so are written as one batch, each answered when that batch commits.
+ * - `tributaryIngest`, a CloudEvent function, for an Eventarc trigger
+ *   (`google.cloud.pubsub.topic.v1.messagePublished`, binary or structured content mode). The
+ *   Framework also turns a raw push body into a CloudEvent for it, but that conversion drops the
+ *   message's `orderingKey` and does not recognise a message without data.
+ * - `tributaryIngestPush`, an HTTP function, for a push subscription (the default delivery of
+ *   `infra/`): it reads the push body `{"message": ..., "subscription": ...}` itself, so every
+ *   field of the message is kept and a message without data is ingested (and dead-lettered for
+ *   its empty payload) instead of failing.
+ *
+ * Acknowledgement is the HTTP status: 2xx only once the message is committed as a row or as a
+ * dead letter (a poison message is acknowledged: it is stored in the dead-letter table); an error
+ * status on a transient warehouse failure that outlived ingest's retry budget, so Pub/Sub
+ * redelivers with backoff. Concurrent deliveries in one instance share the ingest MicroBatcher
+ * and so are written as one batch, each answered when that batch commits.
  */
 import * as functions from '@google-cloud/functions-framework';
+import { ERROR_CODES, TributaryError } from '../core/errors.js';
 import type { StreamRegistry } from '../core/schema.js';
 import type { Ingest } from './ingest.js';
-import { readDelivery, resolveStream } from './pubsub-message.js';
+import { type Delivery, readDelivery, readPushBody, resolveStream } from './pubsub-message.js';
 
 /** What the handler needs; built once per instance. */
 export interface FunctionDeps {
@@ -36,22 +43,26 @@ function stdoutLog(entry: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(entry)}\n`);
 }
 
+/** Ingests one delivery; resolves once its row or dead letter is committed. */
+async function ingestDelivery(d: FunctionDeps, delivery: Delivery): Promise<void> {
+  const stream = resolveStream(d.registry, d.topicPrefix, delivery);
+  const [outcome] = await d.ingest.ingest(stream, [delivery.message]);
+  const log = d.log ?? stdoutLog;
+  const base = { stream: stream.name, message_id: delivery.message.messageId };
+  if (outcome?.status === 'dead_lettered') {
+    log({ severity: 'WARNING', event: 'message_dead_lettered', ...base, reason: outcome.reason, message: `dead-lettered ${outcome.reason}: ${outcome.detail ?? ''}` });
+  } else if (outcome) {
+    const freshnessMs = Date.now() - Number(delivery.message.publishTime / 1000n);
+    log({ severity: 'INFO', event: 'message_stored', ...base, duplicate: outcome.status === 'duplicate', freshness_ms: freshnessMs, message: `stored (${freshnessMs} ms after publish)` });
+  }
+}
+
 /** The CloudEvent handler: ingest one Pub/Sub message, resolve once it is committed. */
 export function createIngestHandler(deps: () => Promise<FunctionDeps>): (event: unknown) => Promise<void> {
   return async (event: unknown) => {
     const d = await deps();
     try {
-      const delivery = readDelivery(event);
-      const stream = resolveStream(d.registry, d.topicPrefix, delivery);
-      const [outcome] = await d.ingest.ingest(stream, [delivery.message]);
-      const log = d.log ?? stdoutLog;
-      const base = { stream: stream.name, message_id: delivery.message.messageId };
-      if (outcome?.status === 'dead_lettered') {
-        log({ severity: 'WARNING', event: 'message_dead_lettered', ...base, reason: outcome.reason, message: `dead-lettered ${outcome.reason}: ${outcome.detail ?? ''}` });
-      } else if (outcome) {
-        const freshnessMs = Date.now() - Number(delivery.message.publishTime / 1000n);
-        log({ severity: 'INFO', event: 'message_stored', ...base, duplicate: outcome.status === 'duplicate', freshness_ms: freshnessMs, message: `stored (${freshnessMs} ms after publish)` });
-      }
+      await ingestDelivery(d, readDelivery(event));
     } catch (err) {
       d.onError?.(err);
       throw err;
@@ -59,7 +70,57 @@ export function createIngestHandler(deps: () => Promise<FunctionDeps>): (event: 
   };
 }
 
-/** Registers the handler under `name` with the Functions Framework (signature type cloudevent). */
+/** The slice of the Functions Framework's (Express) request and response the push handler uses. */
+export interface PushRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly body: unknown;
+}
+export interface PushResponse {
+  status(code: number): PushResponse;
+  set(field: string, value: string): PushResponse;
+  json(body: unknown): unknown;
+  end(): unknown;
+}
+
+/**
+ * The push handler: reads a push subscription's body, ingests its message, and answers 204 once
+ * it is committed. Errors answer with the API's error body and the code's status: 400
+ * `INVALID_REQUEST` (not a push body), 404 `UNKNOWN_STREAM`, 503 `WAREHOUSE_UNAVAILABLE`, 500
+ * `INTERNAL`. Pub/Sub treats every non-2xx as a nack: it redelivers with the subscription's
+ * backoff, then forwards the message to the dead-letter topic after its maximum attempts.
+ * The topic comes from the endpoint path (`.../projects/P/topics/T`), as with the CloudEvent
+ * function, else from the subscription name, else the only stream.
+ */
+export function createPushHandler(deps: () => Promise<FunctionDeps>): (req: PushRequest, res: PushResponse) => Promise<void> {
+  return async (req, res) => {
+    let d: FunctionDeps | undefined;
+    try {
+      if (req.method !== 'POST') {
+        res.set('allow', 'POST');
+        throw new TributaryError('METHOD_NOT_ALLOWED', `${req.method} is not allowed: Pub/Sub pushes with POST`);
+      }
+      d = await deps();
+      await ingestDelivery(d, readPushBody(req.body, req.path));
+      res.status(204).end();
+    } catch (err) {
+      d?.onError?.(err);
+      const e = err instanceof TributaryError ? err : undefined;
+      const code = e?.code ?? 'INTERNAL';
+      // An unexpected error keeps its details in the log (onError), not in the answer.
+      const message = e?.message ?? 'an unexpected error; the function log has the details';
+      res.status(ERROR_CODES[code].status).json({ error: { code, message, status: ERROR_CODES[code].status, ...(e?.details ? { details: e.details } : {}) } });
+    }
+  };
+}
+
+/** Registers the CloudEvent handler under `name` with the Functions Framework (signature type cloudevent). */
 export function registerIngestFunction(name: string, deps: () => Promise<FunctionDeps>): void {
   functions.cloudEvent(name, createIngestHandler(deps));
+}
+
+/** Registers the push handler under `name` with the Functions Framework (signature type http). */
+export function registerPushFunction(name: string, deps: () => Promise<FunctionDeps>): void {
+  const handle = createPushHandler(deps);
+  functions.http(name, (req, res) => handle(req, res));
 }

@@ -134,8 +134,23 @@ export function readDelivery(event: unknown): Delivery {
 }
 
 /**
+ * Reads a delivery from a push subscription's body `{"message": PubsubMessage, "subscription":
+ * "projects/P/subscriptions/S", "deliveryAttempt": n}` (as parsed JSON), posted to an endpoint
+ * whose path may name the topic (`.../projects/P/topics/T`).
+ */
+export function readPushBody(body: unknown, path: string): Delivery {
+  if (!isObject(body) || !isObject(body.message)) {
+    throw malformed('the body must be a push subscription\'s JSON {"message": {...}, "subscription": "..."} (content-type application/json)');
+  }
+  const topic = /projects\/[^/]+\/topics\/[^/?]+/.exec(path)?.[0];
+  const subscription = typeof body.subscription === 'string' ? body.subscription : undefined;
+  return { message: decodePubSubMessage(body.message), topic, subscription };
+}
+
+/**
  * The stream a delivery belongs to: the topic named `<prefix><stream>` (from the CloudEvent
- * source), else a subscription named `<prefix><stream>...`, else the only stream defined.
+ * source or the push endpoint's path), else a subscription named `<prefix><stream>...` (the
+ * stream's underscores may be hyphens), else the only stream defined.
  */
 export function resolveStream(registry: StreamRegistry, prefix: string, delivery: Pick<Delivery, 'topic' | 'subscription'>): StreamDef {
   const topicName = delivery.topic?.split('/').pop();
@@ -146,8 +161,11 @@ export function resolveStream(registry: StreamRegistry, prefix: string, delivery
   const sub = delivery.subscription?.split('/').pop();
   if (sub?.startsWith(prefix)) {
     const rest = sub.slice(prefix.length);
-    // Longest stream name first: `a_b` wins over `a` for subscription `a_b-push`.
-    const match = registry.all().map((s) => s.name).sort((a, b) => b.length - a.length).find((n) => rest === n || rest.startsWith(`${n}-`) || rest.startsWith(`${n}_`) || rest.startsWith(`${n}.`));
+    // Longest stream name first: `a_b` wins over `a` for subscription `a_b-push`. The stream's
+    // name may be spelled with hyphens, as in the subscriptions infra/ creates
+    // (`<prefix>sensor-readings-ingest` for sensor_readings).
+    const named = (spelled: string) => rest === spelled || rest.startsWith(`${spelled}-`) || rest.startsWith(`${spelled}_`) || rest.startsWith(`${spelled}.`);
+    const match = registry.all().map((s) => s.name).sort((a, b) => b.length - a.length).find((n) => named(n) || named(n.replaceAll('_', '-')));
     if (match) return registry.get(match);
   }
   const all = registry.all();

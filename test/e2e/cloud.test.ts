@@ -1,12 +1,13 @@
 /**
  * The cloud shape end to end, entirely local:
  *
- *   HTTP API (gcp mode) / Pub/Sub client ─► pstest ─► bridge (pulls, POSTs real binary-mode
- *   CloudEvents, as Eventarc would) ─► Cloud Function (real Functions Framework server)
- *   ─► BigQuery emulator ─► HTTP API (BigQuery adapter) ─► GET
+ *   HTTP API (gcp mode) / Pub/Sub client ─► pstest ─► bridge (pulls, POSTs each message as a
+ *   push subscription would, then again as Eventarc would) ─► Cloud Function, both entry points
+ *   (real Functions Framework servers) ─► BigQuery emulator ─► HTTP API (BigQuery adapter) ─► GET
  *
- * pstest never delivers push subscriptions, so the bridge stands in for Eventarc: it acks a
- * message when the function answered 2xx and nacks it otherwise, so Pub/Sub redelivers.
+ * pstest never delivers push subscriptions, so the bridge stands in for the push subscription
+ * and for Eventarc: it acks a message when both deliveries were answered 2xx and nacks it
+ * otherwise, so Pub/Sub redelivers.
  */
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
@@ -16,12 +17,12 @@ import { getTestServer } from '@google-cloud/functions-framework/testing';
 import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
 import { startServer, type RunningServer } from '../../src/api/server.js';
 import { parseConfig } from '../../src/core/config.js';
-import { registerIngestFunction } from '../../src/ingest/function.js';
+import { registerIngestFunction, registerPushFunction } from '../../src/ingest/function.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createPubSubClient } from '../../src/topic/pubsub/topic.js';
 import { type BigQueryEmulator, type PubSubEmulator, startBigQueryEmulator, startPubSubEmulator } from '../emulators.js';
 import { getJson, publish, reading, streamsDir, tempDir } from '../helpers.js';
-import { binaryCloudEvent, send } from '../pubsub-payloads.js';
+import { binaryCloudEvent, legacyPush, send, type WireMessage } from '../pubsub-payloads.js';
 
 const PROJECT = 'tributary-test';
 const PREFIX = 'trib-';
@@ -36,16 +37,24 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
   }
 }
 
-/** Pulls a subscription and pushes each message to the function twice (a redelivery), like Eventarc would once. */
-function startBridge(client: PubSub, topic: string, subscription: string, functionUrl: string) {
+/**
+ * Pulls a subscription and delivers each message twice (a redelivery): first as a push
+ * subscription would, to the push (HTTP) function, then as a binary-mode CloudEvent, as
+ * Eventarc would, to the CloudEvent function.
+ */
+function startBridge(client: PubSub, topic: string, subscription: string, pushUrl: string, cloudEventUrl: string) {
   const statuses = new Map<string, number[]>();
   const sub: Subscription = client.subscription(subscription, { flowControl: { maxMessages: 50 } });
   sub.on('message', (m: Message) => {
     void (async () => {
-      const req = binaryCloudEvent(PROJECT, topic, { id: m.id, data: m.data, attributes: m.attributes, ...(m.orderingKey ? { orderingKey: m.orderingKey } : {}), publishTime: m.publishTime.toISOString() }, `projects/${PROJECT}/subscriptions/${subscription}`);
+      const wire: WireMessage = { id: m.id, data: m.data, attributes: m.attributes, ...(m.orderingKey ? { orderingKey: m.orderingKey } : {}), publishTime: m.publishTime.toISOString() };
+      const deliveries = [
+        () => send(pushUrl, legacyPush(PROJECT, topic, wire, `projects/${PROJECT}/subscriptions/${subscription}`, m.deliveryAttempt || 1)),
+        () => send(cloudEventUrl, binaryCloudEvent(PROJECT, topic, wire, `projects/${PROJECT}/subscriptions/${subscription}`)),
+      ];
       let ok = true;
-      for (let i = 0; i < 2; i++) {
-        const status = await send(functionUrl, req).catch(() => 0);
+      for (const deliver of deliveries) {
+        const status = await deliver().catch(() => 0);
         statuses.set(m.id, [...(statuses.get(m.id) ?? []), status]);
         ok &&= status >= 200 && status < 300;
       }
@@ -62,7 +71,7 @@ describe('end to end on the cloud shape (pstest + Functions Framework + BigQuery
   let ps: PubSubEmulator;
   let client: PubSub;
   let fnRuntime: Runtime;
-  let fnServer: Server;
+  let fnServers: Server[] = [];
   let api: RunningServer;
   let bridge: ReturnType<typeof startBridge>;
 
@@ -85,19 +94,27 @@ describe('end to end on the cloud shape (pstest + Functions Framework + BigQuery
     }
     fnRuntime = await createRuntime(config, { onWriteError: (_s, err) => { if (process.env.E2E_DEBUG) console.error('WRITE ERROR', (err as Error).message); } });
     registerIngestFunction('e2eIngest', async () => ({ registry: fnRuntime.registry, ingest: fnRuntime.ingest, topicPrefix: PREFIX }));
-    fnServer = getTestServer('e2eIngest');
-    await new Promise<void>((resolve) => fnServer.listen(0, '127.0.0.1', resolve));
-    const addr = fnServer.address();
-    const fnUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-    bridge = startBridge(client, `${PREFIX}sensor_readings`, `${PREFIX}sensor_readings-eventarc`, fnUrl);
+    registerPushFunction('e2eIngestPush', async () => ({ registry: fnRuntime.registry, ingest: fnRuntime.ingest, topicPrefix: PREFIX }));
+    const listen = async (name: string): Promise<[Server, string]> => {
+      const server = getTestServer(name);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const addr = server.address();
+      return [server, `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`];
+    };
+    const [ceServer, ceUrl] = await listen('e2eIngest');
+    const [pushServer, pushUrl] = await listen('e2eIngestPush');
+    fnServers = [ceServer, pushServer];
+    bridge = startBridge(client, `${PREFIX}sensor_readings`, `${PREFIX}sensor_readings-eventarc`, pushUrl, ceUrl);
     api = await startServer(config, { logger: false });
   });
 
   after(async () => {
     await bridge?.close();
     await api?.close();
-    fnServer?.closeAllConnections?.();
-    if (fnServer) await new Promise<void>((resolve) => fnServer.close(() => resolve()));
+    for (const server of fnServers) {
+      server.closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
     await fnRuntime?.close();
     await client?.close();
     await Promise.all([bq?.stop(), ps?.stop()]);

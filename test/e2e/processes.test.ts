@@ -15,7 +15,7 @@ import { createBigQueryApi } from '../../src/warehouse/bigquery/client.js';
 import { BigQueryWarehouse } from '../../src/warehouse/bigquery/warehouse.js';
 import { type BigQueryEmulator, freePort, type PubSubEmulator, startBigQueryEmulator, startPubSubEmulator } from '../emulators.js';
 import { LENIENT_STREAM, reading, ROOT, streamsDir, tempDir } from '../helpers.js';
-import { structuredCloudEvent, send } from '../pubsub-payloads.js';
+import { legacyPush, structuredCloudEvent, send } from '../pubsub-payloads.js';
 import { readFile } from 'node:fs/promises';
 
 const PROJECT = 'tributary-test';
@@ -101,6 +101,26 @@ describe('deployable entry points as processes', () => {
       assert.equal(await send(url, poison), 204);
       const dl = await warehouse.queryDeadLetters(sensor, { limit: 10 });
       assert.equal(dl.find((d) => d.message_id === 'proc-fn-poison')?.reason, 'INVALID_JSON');
+    } finally {
+      await stop(fn);
+    }
+  });
+
+  it('functions-framework serves tributaryIngestPush (the push deployment\'s target) with its declared HTTP signature', async () => {
+    const port = await freePort();
+    const fn = spawnLogged(
+      [join(ROOT, 'node_modules', '@google-cloud', 'functions-framework', 'build', 'src', 'main.js'), '--target=tributaryIngestPush', `--source=${join(ROOT, 'dist', 'src', 'ingest', 'function-entry.js')}`, `--port=${port}`],
+      env,
+    );
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await until('the function server', async () => ((await fetch(url, { method: 'GET' })).status > 0 ? true : undefined));
+      const ok = legacyPush(PROJECT, 'trib-sensor_readings', { id: 'proc-push-1', data: reading(1, { device_id: 'proc-push' }), orderingKey: 'k-1' }, `projects/${PROJECT}/subscriptions/trib-sensor-readings-ingest`, 1);
+      assert.equal(await send(url, ok), 204, fn.output());
+      const row = await warehouse.getRow(sensor, 'proc-push-1');
+      assert.equal(row?.device_id, 'proc-push');
+      assert.equal(row?.ordering_key, 'k-1');
+      assert.equal(await send(url, { ...ok, body: '{"not": "a push body"}' }), 400);
     } finally {
       await stop(fn);
     }

@@ -80,15 +80,19 @@ describe('ingest delivery', () => {
     assert.equal(stream.resources.google_pubsub_subscription?.dead_letter?.topic, '${google_pubsub_topic.dead_letter.id}');
   });
 
-  it('the function is gen2, Node.js 22, and its entry point comes from the one runtime contract', () => {
-    const fn = byDir('infra/modules/ingest').resources.google_cloudfunctions2_function!.this!;
-    const build = block(fn, 'build_config')!;
+  it('the function is gen2, Node.js 22, and its entry point (by delivery mode) comes from the one runtime contract', async () => {
+    const ingest = byDir('infra/modules/ingest');
+    const build = block(ingest.resources.google_cloudfunctions2_function!.this!, 'build_config')!;
     assert.equal(build.runtime, 'nodejs22');
-    assert.equal(build.entry_point, '${var.entry_point}');
+    assert.equal(build.entry_point, '${local.entry_point}');
+    assert.equal(ingest.locals.entry_point, '${local.push ? var.entry_points.push : var.entry_points.cloudevent}');
     const env = byDir('infra/environments/example');
-    const runtime = env.locals.runtime as Block;
-    assert.equal(runtime.entry_point, 'tributaryIngest');
-    assert.equal(env.modules.ingest!.entry_point, '${local.runtime.entry_point}');
+    assert.deepEqual((env.locals.runtime as Block).entry_points, { push: 'tributaryIngestPush', cloudevent: 'tributaryIngest' });
+    assert.equal(env.modules.ingest!.entry_points, '${local.runtime.entry_points}');
+    // The names are the ones the function module registers.
+    const entry = await readFile(join(ROOT, 'src', 'ingest', 'function-entry.ts'), 'utf8');
+    assert.match(entry, /registerPushFunction\('tributaryIngestPush'/);
+    assert.match(entry, /registerIngestFunction\('tributaryIngest'/);
   });
 });
 

@@ -1,8 +1,9 @@
 /**
  * The Cloud Function through the real Functions Framework server (its getTestServer builds the
- * same Express app `functions-framework` runs): a table of real Pub/Sub payloads (CloudEvent
- * binary and structured, legacy push), poison messages, redelivery, a transient warehouse
- * failure and concurrent deliveries coalesced into one write.
+ * same Express app `functions-framework` runs), both entry points: the CloudEvent function (a
+ * table of real Pub/Sub payloads: CloudEvent binary and structured, legacy push) and the push
+ * (HTTP) function; poison messages, redelivery, a transient warehouse failure, error answers and
+ * concurrent deliveries coalesced into one write.
  */
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
@@ -12,12 +13,12 @@ import { after, before, describe, it } from 'node:test';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { type Warehouse, WarehouseError } from '../../src/core/ports.js';
 import { parseStreamDefinition, StreamRegistry } from '../../src/core/schema.js';
-import { registerIngestFunction } from '../../src/ingest/function.js';
+import { registerIngestFunction, registerPushFunction } from '../../src/ingest/function.js';
 import { type BatchReport, Ingest } from '../../src/ingest/ingest.js';
 import { decodePubSubMessage, resolveStream } from '../../src/ingest/pubsub-message.js';
 import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
 import { LENIENT_STREAM, reading, ROOT } from '../helpers.js';
-import { binaryCloudEvent, legacyPush, send, structuredCloudEvent } from '../pubsub-payloads.js';
+import { binaryCloudEvent, legacyPush, send, sendForBody, structuredCloudEvent } from '../pubsub-payloads.js';
 
 const sensor = parseStreamDefinition(JSON.parse(await readFile(join(ROOT, 'streams', 'sensor_readings.json'), 'utf8')), 'sensor_readings.json');
 const lenient = parseStreamDefinition(LENIENT_STREAM, 'lenient_events.json');
@@ -37,10 +38,24 @@ function flaky(inner: Warehouse) {
   return { w, state };
 }
 
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address();
+  return `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+}
+
+async function closeServer(server: Server | undefined): Promise<void> {
+  if (!server) return;
+  server.closeAllConnections?.();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
 describe('Cloud Function (Functions Framework server)', () => {
   let duck: DuckDBWarehouse;
   let server: Server;
+  let pushServer: Server;
   let url: string;
+  let pushUrl: string;
   let state: { failing: boolean; writes: number };
   const batches: BatchReport[] = [];
   const logs: Record<string, unknown>[] = [];
@@ -51,15 +66,17 @@ describe('Cloud Function (Functions Framework server)', () => {
     const f = flaky(duck);
     state = f.state;
     const ingest = new Ingest({ warehouse: f.w, options: { batchMaxRows: 1000, batchLingerMs: 25, maxMessageBytes: 1024 * 1024, writeRetryMs: 100 }, onBatch: (r) => batches.push(r) });
-    registerIngestFunction('testIngest', async () => ({ registry, ingest, topicPrefix: 'trib-', log: (e) => logs.push(e) }));
+    const deps = async () => ({ registry, ingest, topicPrefix: 'trib-', log: (e: Record<string, unknown>) => logs.push(e) });
+    registerIngestFunction('testIngest', deps);
+    registerPushFunction('testIngestPush', deps);
     server = getTestServer('testIngest');
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const addr = server.address();
-    url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    pushServer = getTestServer('testIngestPush');
+    url = await listen(server);
+    pushUrl = await listen(pushServer);
   });
   after(async () => {
-    server.closeAllConnections?.();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
+    await closeServer(pushServer);
     await duck.close();
   });
 
@@ -154,6 +171,71 @@ describe('Cloud Function (Functions Framework server)', () => {
     assert.equal(dead?.severity, 'WARNING');
   });
 
+  describe('push entry point (HTTP function)', () => {
+    it('stores a push body with every field, where the CloudEvent conversion drops the ordering key', async () => {
+      const m = { data: reading(10, { device_id: 'push' }), attributes: { via: 'push' }, orderingKey: 'dev-push', publishTime: '2026-11-24T10:00:00.5Z' };
+      const r = await sendForBody(pushUrl, legacyPush(P, SENSOR_TOPIC, { id: 'push-ok', ...m }, `projects/${P}/subscriptions/trib-sensor-readings-ingest`, 1));
+      assert.deepEqual(r, { status: 204, body: undefined });
+      const row = await duck.getRow(sensor, 'push-ok');
+      assert.equal(row?.device_id, 'push');
+      assert.equal(row?.ordering_key, 'dev-push');
+      assert.deepEqual(row?.attributes, { via: 'push' });
+      assert.equal(row?.publish_time, '2026-11-24T10:00:00.500000Z');
+      // The same body through the CloudEvent function: the Functions Framework's conversion of a
+      // push body keeps data and attributes only (why push deliveries use the HTTP function).
+      assert.equal(await send(url, legacyPush(P, SENSOR_TOPIC, { id: 'push-via-ce', ...m })), 204);
+      assert.equal((await duck.getRow(sensor, 'push-via-ce'))?.ordering_key, null);
+    });
+
+    it('dead-letters a message without data and acknowledges it', async () => {
+      assert.equal(await send(pushUrl, legacyPush(P, SENSOR_TOPIC, { id: 'push-empty' })), 204);
+      const [dl] = (await duck.queryDeadLetters(sensor, { limit: 100 })).filter((d) => d.message_id === 'push-empty');
+      assert.equal(dl?.reason, 'INVALID_JSON');
+    });
+
+    it('acknowledges a redelivery and keeps one row, and coalesces concurrent pushes', async () => {
+      const req = legacyPush(P, SENSOR_TOPIC, { id: 'push-again', data: reading(11, { device_id: 'push-again' }) });
+      assert.equal(await send(pushUrl, req), 204);
+      assert.equal(await send(pushUrl, req), 204);
+      const before = state.writes;
+      const n = 30;
+      const statuses = await Promise.all(Array.from({ length: n }, (_, i) => send(pushUrl, legacyPush(P, SENSOR_TOPIC, { id: `push-conc-${i}`, data: reading(i, { device_id: 'push-again' }) }))));
+      assert.deepEqual(new Set(statuses), new Set([204]));
+      assert.ok(state.writes - before < n / 3, `${n} pushes took ${state.writes - before} writes`);
+      const rows = await duck.queryRows(sensor, { filters: [{ chain: [sensor.fields[0]!], op: 'eq', value: 'push-again' }], order: 'desc', limit: 100 });
+      assert.equal(rows.length, n + 1);
+    });
+
+    it('answers 503 WAREHOUSE_UNAVAILABLE on a transient failure (Pub/Sub redelivers) and stores the redelivery', async () => {
+      const req = legacyPush(P, SENSOR_TOPIC, { id: 'push-outage', data: reading(12, { device_id: 'push-outage' }) });
+      state.failing = true;
+      const failed = await sendForBody(pushUrl, req);
+      state.failing = false;
+      assert.equal(failed.status, 503);
+      assert.equal((failed.body as { error: { code: string } }).error.code, 'WAREHOUSE_UNAVAILABLE');
+      assert.equal(await duck.getRow(sensor, 'push-outage'), undefined, 'nothing stored while failing');
+      assert.equal(await send(pushUrl, req), 204);
+      assert.equal((await duck.getRow(sensor, 'push-outage'))?.device_id, 'push-outage');
+    });
+
+    it('answers stable error codes to requests that are not push deliveries of a known stream', async () => {
+      const cases: { req: Parameters<typeof sendForBody>[1]; status: number; code: string }[] = [
+        { req: { path: `/projects/${P}/topics/${SENSOR_TOPIC}`, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hello: 'world' }) }, status: 400, code: 'INVALID_REQUEST' },
+        { req: { path: '/', headers: { 'content-type': 'text/plain' }, body: 'not json' }, status: 400, code: 'INVALID_REQUEST' },
+        { req: { path: '/', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: { data: 'e30=' } }) }, status: 400, code: 'INVALID_REQUEST' },
+        { req: legacyPush(P, 'other-topic', { id: 'u-2', data: { kind: 'x' } }, `projects/${P}/subscriptions/other`), status: 404, code: 'UNKNOWN_STREAM' },
+      ];
+      for (const c of cases) {
+        const r = await sendForBody(pushUrl, c.req);
+        assert.equal(r.status, c.status, c.req.body);
+        assert.equal((r.body as { error: { code: string } }).error.code, c.code, c.req.body);
+      }
+      const get = await fetch(`${pushUrl}/projects/${P}/topics/${SENSOR_TOPIC}`);
+      assert.equal(get.status, 405);
+      assert.equal(get.headers.get('allow'), 'POST');
+      assert.equal(((await get.json()) as { error: { code: string } }).error.code, 'METHOD_NOT_ALLOWED');
+    });
+  });
 });
 
 describe('Pub/Sub message decoding', () => {
@@ -170,6 +252,7 @@ describe('Pub/Sub message decoding', () => {
   it('resolves the stream from the topic, the subscription, or the only stream', () => {
     assert.equal(resolveStream(registry, 'trib-', { topic: 'projects/p/topics/trib-lenient_events', subscription: undefined }).name, 'lenient_events');
     assert.equal(resolveStream(registry, 'trib-', { topic: undefined, subscription: 'projects/p/subscriptions/trib-sensor_readings-push' }).name, 'sensor_readings');
+    assert.equal(resolveStream(registry, 'trib-', { topic: undefined, subscription: 'projects/p/subscriptions/trib-sensor-readings-ingest' }).name, 'sensor_readings');
     assert.throws(() => resolveStream(registry, 'trib-', { topic: undefined, subscription: undefined }), /cannot tell the stream/);
     assert.equal(resolveStream(new StreamRegistry([lenient]), 'x-', { topic: undefined, subscription: undefined }).name, 'lenient_events');
   });

@@ -1,14 +1,18 @@
 # The runtime contract between this configuration and the application code, in one
-# place: the function's entry point and the environment variables that select the
+# place: the function's entry points and the environment variables that select the
 # Google Cloud mode (src/core/config.ts, docs/configuration.md, docs/google-cloud.md).
 # If the code renames any of them, change them here only (cloudbuild.yaml's
-# _ENTRY_POINT default must match entry_point; test/infra checks it).
+# _FUNCTIONS default must use entry_points.push; test/infra checks it).
 
 locals {
   runtime = {
-    # Functions Framework target: the CloudEvent function registered by
-    # dist/src/ingest/function-entry.js, package.json's "main".
-    entry_point = "tributaryIngest"
+    # Functions Framework targets registered by dist/src/ingest/function-entry.js,
+    # package.json's "main": the HTTP function for push delivery (the default)
+    # and the CloudEvent function for an Eventarc trigger.
+    entry_points = {
+      push       = "tributaryIngestPush"
+      cloudevent = "tributaryIngest"
+    }
     env_names = {
       mode    = "TRIBUTARY_MODE"
       project = "TRIBUTARY_GCP_PROJECT"

@@ -53,7 +53,7 @@ module "ingest" {
   pubsub_service_agent  = module.project.pubsub_service_agent
   source_zip            = var.function_source_zip
   docker_repository     = module.registry.id
-  entry_point           = local.runtime.entry_point
+  entry_points          = local.runtime.entry_points
   environment_variables = local.function_env[each.key]
   function              = each.value.function
   delivery              = each.value.delivery
@@ -95,12 +95,11 @@ module "cicd" {
     { for k, m in module.ingest : "${k}-runtime" => m.service_account_email },
     { for k, m in module.ingest : "${k}-build" => m.build_service_account_email },
   )
+  # Every key must be used in cloudbuild.yaml: a trigger substitution the build
+  # does not use fails the build (substitution checks MUST_MATCH).
   substitutions = {
-    _ENTRY_POINT   = local.runtime.entry_point
-    _STREAM        = keys(var.streams)[0]
-    _FUNCTION      = module.ingest[keys(var.streams)[0]].function_name
-    _SOURCE_BUCKET = module.ingest[keys(var.streams)[0]].source_bucket
-    _EXPOSURE      = var.api.exposure
+    # One "function:source_bucket:entry_point" per stream: the build deploys each.
+    _FUNCTIONS = join(" ", [for k, m in module.ingest : "${m.function_name}:${m.source_bucket}:${m.entry_point}"])
   }
 }
 

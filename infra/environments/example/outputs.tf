@@ -44,6 +44,11 @@ output "cloudbuild_service_account" {
 }
 
 output "function_source_buckets" {
-  description = "Stream => bucket of its ingest function's source zips (cloudbuild.yaml's _SOURCE_BUCKET)."
+  description = "Stream => bucket of its ingest function's source zips."
   value       = { for k, m in module.ingest : k => m.source_bucket }
+}
+
+output "cloudbuild_functions" {
+  description = "cloudbuild.yaml's _FUNCTIONS: the ingest functions the build redeploys, \"function:source_bucket:entry_point\" per stream (the trigger sets it; pass it to a manual gcloud builds submit)."
+  value       = module.cicd.substitutions._FUNCTIONS
 }

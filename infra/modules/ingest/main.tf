@@ -13,18 +13,15 @@
 # subscription with gcloud would be drift outside Terraform. So this module
 # deploys the function without a trigger and a push subscription we own, with
 # OIDC authentication, a dead_letter_policy (max_delivery_attempts) and a
-# retry_policy (exponential backoff). The function can stay a CloudEvent
-# function: the Functions Framework marshals a raw push body
-# {"message": {...}, "subscription": "..."} into a Pub/Sub event (then a
-# CloudEvent), taking the topic from the request path, which is why the push
-# endpoint ends in /projects/P/topics/T. Caveats of that marshalling
-# (functions-framework-nodejs src/pubsub_middleware.ts): it keeps data and
-# attributes, messageId and publishTime as the event's id and time, but drops
-# orderingKey and the subscription name, and a message
-# without data is not recognised (the request fails, is retried, then
-# dead-lettered). An HTTP entry point reading the push body directly avoids
-# both; see docs/deploy.md, Delivery modes. A 2xx response acks; any other
-# status nacks and the message is retried with backoff, then dead-lettered.
+# retry_policy (exponential backoff). The push goes to the HTTP function
+# (entry_points.push), which reads the push body {"message": {...},
+# "subscription": "..."} itself: the Functions Framework's conversion of a push
+# body for a CloudEvent function (functions-framework-nodejs
+# src/pubsub_middleware.ts) keeps only data and attributes, so it would drop
+# orderingKey, and it does not recognise a message without data. The push
+# endpoint ends in /projects/P/topics/T so the function knows the topic, hence
+# the stream. A 2xx response acks; any other status nacks and the message is
+# retried with backoff, then dead-lettered.
 #
 # "eventarc": an Eventarc Pub/Sub `event_trigger` with retry_policy
 # RETRY_POLICY_RETRY. Retries then last up to the topic's retention (no max
@@ -43,8 +40,9 @@ locals {
     location = regex("/locations/([^/]+)/", var.docker_repository)[0]
     name     = regex("/repositories/([^/]+)$", var.docker_repository)[0]
   }
-  push  = var.delivery.trigger == "pubsub_push"
-  topic = regex("^projects/([^/]+)/topics/([^/]+)$", var.topic_id)
+  push        = var.delivery.trigger == "pubsub_push"
+  entry_point = local.push ? var.entry_points.push : var.entry_points.cloudevent
+  topic       = regex("^projects/([^/]+)/topics/([^/]+)$", var.topic_id)
 }
 
 # --- service accounts: one identity per job --------------------------------
@@ -116,7 +114,7 @@ resource "google_cloudfunctions2_function" "this" {
 
   build_config {
     runtime           = "nodejs22"
-    entry_point       = var.entry_point
+    entry_point       = local.entry_point
     service_account   = google_service_account.build.id
     docker_repository = var.docker_repository
     # The zip already holds the compiled dist/: do not run package.json build
@@ -184,8 +182,7 @@ resource "google_pubsub_subscription" "ingest" {
   labels                     = var.labels
 
   push_config {
-    # The path names the topic so the Functions Framework can build the
-    # CloudEvent's source (see the comment at the top).
+    # The path names the topic, hence the stream (see the comment at the top).
     push_endpoint = "${google_cloudfunctions2_function.this.service_config[0].uri}/projects/${local.topic[0]}/topics/${local.topic[1]}"
     oidc_token {
       service_account_email = google_service_account.push.email

@@ -8,6 +8,11 @@ output "function_id" {
   value       = google_cloudfunctions2_function.this.id
 }
 
+output "entry_point" {
+  description = "The function the deployment serves (entry_points.push or entry_points.cloudevent, by delivery.trigger); Cloud Build redeploys the function with it."
+  value       = local.entry_point
+}
+
 output "function_uri" {
   description = "HTTPS endpoint of the function (only the push identity may invoke it)."
   value       = google_cloudfunctions2_function.this.service_config[0].uri

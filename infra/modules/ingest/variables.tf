@@ -157,14 +157,17 @@ variable "delivery" {
   }
 }
 
-variable "entry_point" {
-  description = "Name of the CloudEvent function the Functions Framework serves (its --target), registered by the function module that package.json's main points at."
-  type        = string
-  nullable    = false
-  default     = "tributaryIngest"
+variable "entry_points" {
+  description = "Functions the Functions Framework serves (its --target), registered by the module package.json's main points at: push, the HTTP function that reads a push subscription's body (delivery.trigger \"pubsub_push\"); cloudevent, the CloudEvent function for an Eventarc trigger (\"eventarc\")."
+  type = object({
+    push       = optional(string, "tributaryIngestPush")
+    cloudevent = optional(string, "tributaryIngest")
+  })
+  nullable = false
+  default  = {}
   validation {
-    condition     = can(regex("^[A-Za-z_$][A-Za-z0-9_$]*$", var.entry_point))
-    error_message = "entry_point must be a JavaScript identifier such as \"tributaryIngest\" (the name passed to functions.cloudEvent())."
+    condition     = alltrue([for e in [var.entry_points.push, var.entry_points.cloudevent] : can(regex("^[A-Za-z_$][A-Za-z0-9_$]*$", e))])
+    error_message = "entry_points.push and entry_points.cloudevent must be JavaScript identifiers such as \"tributaryIngestPush\" (the names passed to functions.http() and functions.cloudEvent())."
   }
 }
 
