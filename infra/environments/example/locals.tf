@@ -53,5 +53,9 @@ locals {
   schemas_dir = "${path.module}/../../schemas"
   streams_dir = "${path.module}/../../../streams"
 
+  # cloudbuild.yaml's _FUNCTIONS: one "function:source_bucket:entry_point" per
+  # stream, space separated; the build redeploys each function with its entry point.
+  cloudbuild_functions = join(" ", [for k, m in module.ingest : "${m.function_name}:${m.source_bucket}:${m.entry_point}"])
+
   labels = merge(var.labels, { app = "tributary", prefix = var.prefix })
 }

@@ -98,8 +98,7 @@ module "cicd" {
   # Every key must be used in cloudbuild.yaml: a trigger substitution the build
   # does not use fails the build (substitution checks MUST_MATCH).
   substitutions = {
-    # One "function:source_bucket:entry_point" per stream: the build deploys each.
-    _FUNCTIONS = join(" ", [for k, m in module.ingest : "${m.function_name}:${m.source_bucket}:${m.entry_point}"])
+    _FUNCTIONS = local.cloudbuild_functions
   }
 }
 

@@ -50,5 +50,5 @@ output "function_source_buckets" {
 
 output "cloudbuild_functions" {
   description = "cloudbuild.yaml's _FUNCTIONS: the ingest functions the build redeploys, \"function:source_bucket:entry_point\" per stream (the trigger sets it; pass it to a manual gcloud builds submit)."
-  value       = module.cicd.substitutions._FUNCTIONS
+  value       = local.cloudbuild_functions
 }

@@ -72,6 +72,10 @@ run "plan_defaults" {
     error_message = "with exposure = iam, Cloud Run IAM authenticates and the app must be told so"
   }
   assert {
+    condition     = module.ingest["sensor_readings"].entry_point == "tributaryIngestPush" && local.cloudbuild_functions == "trib-sensor-readings-ingest:trib-test-project-trib-sensor-readings-src:tributaryIngestPush"
+    error_message = "push delivery should serve (and Cloud Build redeploy) the HTTP function"
+  }
+  assert {
     condition     = module.stream["sensor_readings"].table_id == "trib-test-project.trib_tributary.sensor_readings"
     error_message = "table id should be project.dataset.stream"
   }
@@ -114,5 +118,9 @@ run "eventarc_mode_plans" {
   assert {
     condition     = module.ingest["sensor_readings"].subscription_name == null
     error_message = "eventarc mode should not create the push subscription"
+  }
+  assert {
+    condition     = module.ingest["sensor_readings"].entry_point == "tributaryIngest" && local.cloudbuild_functions == "trib-sensor-readings-ingest:trib-test-project-trib-sensor-readings-src:tributaryIngest"
+    error_message = "eventarc mode should serve (and Cloud Build redeploy) the CloudEvent function"
   }
 }
