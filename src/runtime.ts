@@ -56,6 +56,7 @@ function ingestFor(config: Config, warehouse: Warehouse, hooks: RuntimeHooks): I
     warehouse,
     options: {
       batchMaxRows: config.batchMaxRows,
+      batchMaxBytes: config.batchMaxBytes,
       batchLingerMs: config.batchLingerMs,
       batchRegroupMs: config.batchRegroupMs ?? (config.mode === 'gcp' ? GCP_BATCH_REGROUP_MS : 0),
       maxMessageBytes: config.maxMessageBytes,

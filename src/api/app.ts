@@ -6,10 +6,11 @@ import { createHash, randomUUID } from 'node:crypto';
 import compress from '@fastify/compress';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { type Config, DEFAULT_RATE_LIMIT } from '../core/config.js';
-import { TributaryError } from '../core/errors.js';
+import { isTributaryError, TributaryError } from '../core/errors.js';
 import type { Topic, Warehouse } from '../core/ports.js';
 import type { StreamRegistry } from '../core/schema.js';
 import type { Ingest } from '../ingest/ingest.js';
+import { BodyBudget } from './admission.js';
 import { type ApiKeyEntry, type AuthContext, isLoopback, KeyStore, presentedToken, RateLimiter } from './auth.js';
 import { clientErrorHandler, errorBodySchema, installErrorHandling, sendError } from './errors.js';
 import { Metrics } from './metrics.js';
@@ -71,6 +72,8 @@ declare module 'fastify' {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const UNLIMITED = new Set(['/healthz', '/readyz']);
+/** Longest a request waits for room in the body budget before 503 OVERLOADED (docs/configuration.md). */
+const BODY_WAIT_MS = 30_000;
 
 /** Builds the Fastify app with every route, ready to `listen` or `inject`. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -165,6 +168,41 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const needed = scope === 'admin' ? 'admin' : `${scope}:${stream}`;
       throw new TributaryError('FORBIDDEN', `the API key "${auth.keyId ?? ''}" lacks the scope ${needed}`, { needed });
     }
+  });
+
+  // Request bodies held at once are bounded (see BodyBudget); after authentication, so that a
+  // request without a valid key never holds or waits for room.
+  const budget = new BodyBudget(config.maxBodyBytesInFlight, BODY_WAIT_MS);
+  metrics.admission = budget;
+  app.addHook('onRequest', (req, reply, done) => {
+    const headers = req.raw.headers;
+    const length = headers['content-length'];
+    if (length === undefined && headers['transfer-encoding'] === undefined) return done();
+    // Without a declared length, the body may be as large as the limit allows.
+    const declared = length === undefined ? config.bodyLimitBytes : Number(length);
+    // An empty body holds nothing; one over the limit is refused unread (413).
+    if (!(declared > 0) || declared > config.bodyLimitBytes) return done();
+    const reserved = budget.reserve(declared);
+    const res = reply.raw;
+    if ('release' in reserved) {
+      res.once('close', reserved.release);
+      return done();
+    }
+    const gone = () => reserved.cancel();
+    res.once('close', gone);
+    reserved.pending.then(
+      (release) => {
+        res.off('close', gone);
+        if (req.raw.socket?.destroyed) return release();
+        res.once('close', release);
+        done();
+      },
+      (err: unknown) => {
+        res.off('close', gone);
+        if (isTributaryError(err, 'OVERLOADED')) void reply.header('retry-after', '1');
+        done(err as Error);
+      },
+    );
   });
 
   app.addHook('onResponse', async (req, reply) => {

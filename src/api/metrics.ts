@@ -4,6 +4,7 @@
  */
 import type { DerivedStatus } from '../core/ports.js';
 import type { BatchReport } from '../ingest/ingest.js';
+import type { AdmissionOutcome } from './admission.js';
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -116,8 +117,12 @@ export class Metrics {
   /** Where the warehouse's derived-data gauges come from (DuckDB rollups), if it has any. */
   derived: (() => DerivedStatus) | undefined;
 
+  /** The HTTP server's body budget (BodyBudget), when it has one. */
+  admission: { readonly capacity: number; readonly inFlight: number; readonly waiting: number; readonly outcomes: Readonly<Record<AdmissionOutcome, number>> } | undefined;
+
   render(): string {
     const parts = [this.requests, this.latency, this.ingested, this.deadLettered, this.writeFailures, this.batchSize, this.writeLatency, this.freshness].map((m) => m.render());
+    if (this.admission) parts.push(renderAdmission(this.admission));
     if (this.derived) parts.push(renderDerived(this.derived()));
     return parts.join('\n') + '\n';
   }
@@ -125,6 +130,18 @@ export class Metrics {
 
 function family(name: string, type: 'gauge' | 'counter', help: string, samples: readonly [Labels, number][]): string {
   return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map(([labels, v]) => `${name}${labelText(labels)} ${v}`)].join('\n');
+}
+
+function renderAdmission(a: NonNullable<Metrics['admission']>): string {
+  return [
+    family('tributary_http_body_bytes_in_flight', 'gauge', 'Request body bytes reserved by the requests in flight (declared Content-Length; the body limit when none is declared).', [[{}, a.inFlight]]),
+    family('tributary_http_body_bytes_in_flight_limit', 'gauge', 'Most request body bytes held at once (--max-body-bytes-in-flight).', [[{}, a.capacity]]),
+    family('tributary_http_requests_waiting_for_body_room', 'gauge', 'Requests waiting, unread, for room under --max-body-bytes-in-flight.', [[{}, a.waiting]]),
+    family('tributary_http_body_waits_total', 'counter', 'Requests that had to wait for room under --max-body-bytes-in-flight, by outcome: admitted after waiting, or timed_out (answered 503 OVERLOADED).', [
+      [{ outcome: 'admitted' }, a.outcomes.waited],
+      [{ outcome: 'timed_out' }, a.outcomes.timed_out],
+    ]),
+  ].join('\n');
 }
 
 function renderDerived(d: DerivedStatus): string {

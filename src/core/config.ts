@@ -24,6 +24,8 @@ export interface Config {
   readonly streamsDir: string;
   /** Largest micro-batch written in one transaction, in messages. */
   readonly batchMaxRows: number;
+  /** Largest micro-batch, in payload bytes (one request's messages are never split). */
+  readonly batchMaxBytes: number;
   /** Longest a message waits for batch-mates, in milliseconds. */
   readonly batchLingerMs: number;
   /** After a write, how long the next batch may wait for the senders just answered, in milliseconds; undefined: by mode (runtime.ts). */
@@ -32,6 +34,8 @@ export interface Config {
   readonly writeRetryMs: number;
   /** Largest HTTP request body, in bytes. */
   readonly bodyLimitBytes: number;
+  /** Request body bytes held at once, at most (a lone request may exceed it); see BodyBudget. */
+  readonly maxBodyBytesInFlight: number;
   /** Largest message payload, in bytes (a stream may set its own). */
   readonly maxMessageBytes: number;
   /** Most messages in one publish request. */
@@ -172,10 +176,12 @@ export const SETTINGS = [
   { key: 'dataDir', flag: '--data-dir', env: ['TRIBUTARY_DATA_DIR'], default: './data', doc: 'Directory of the DuckDB database file (tributary.duckdb).', parse: text },
   { key: 'streamsDir', flag: '--streams-dir', env: ['TRIBUTARY_STREAMS_DIR'], default: './streams', doc: 'Directory of the stream definitions, one <stream>.json each.', parse: text },
   { key: 'batchMaxRows', flag: '--batch-max-rows', env: ['TRIBUTARY_BATCH_MAX_ROWS'], default: 1000, doc: 'Largest micro-batch written in one transaction, in messages.', parse: int(1, 100_000) },
+  { key: 'batchMaxBytes', flag: '--batch-max-bytes', env: ['TRIBUTARY_BATCH_MAX_BYTES'], default: 16 * 1024 * 1024, doc: 'Largest micro-batch in payload bytes (bytes, or with a unit: 16MiB), so that one write never holds more than this much data in the warehouse at once: a burst of large messages is written in several batches instead of one that would exceed DuckDB\'s memory limit. The messages of one request are never split, so one request may exceed it.', parse: bytes(64 * 1024, 1024 * 1024 * 1024) },
   { key: 'batchLingerMs', flag: '--batch-linger-ms', env: ['TRIBUTARY_BATCH_LINGER_MS'], default: 5, doc: 'Longest a message waits for batch-mates before its batch is written, in milliseconds.', parse: int(0, 10_000) },
   { key: 'batchRegroupMs', flag: '--batch-regroup-ms', env: ['TRIBUTARY_BATCH_REGROUP_MS'], default: undefined, doc: 'After a batch is written, how long the next one may wait for the senders just answered, so that a steady set of concurrent deliveries is written as one batch, in milliseconds (default: 40 in gcp mode, where every BigQuery write has a high fixed cost; 0 in embedded mode, where overlapping cheap DuckDB writes with request handling matters more).', parse: optional(int(0, 10_000)) },
   { key: 'writeRetryMs', flag: '--write-retry-ms', env: ['TRIBUTARY_WRITE_RETRY_MS'], default: 5000, doc: 'How long a batch retries a transient warehouse failure before the publish answers 503 WAREHOUSE_UNAVAILABLE.', parse: int(0, 600_000) },
   { key: 'bodyLimitBytes', flag: '--body-limit', env: ['TRIBUTARY_BODY_LIMIT'], default: 10 * 1024 * 1024, doc: 'Largest HTTP request body (bytes, or with a unit: 10MiB).', parse: bytes(1024, 512 * 1024 * 1024) },
+  { key: 'maxBodyBytesInFlight', flag: '--max-body-bytes-in-flight', env: ['TRIBUTARY_MAX_BODY_BYTES_IN_FLIGHT'], default: 32 * 1024 * 1024, doc: 'Request body bytes the server holds at once (bytes, or with a unit: 32MiB). A body costs several times its size while it is handled, so this bounds memory under large concurrent requests: a request whose body does not fit waits (unread) for room, up to 30 s, then gets 503 OVERLOADED. A request alone always fits.', parse: bytes(64 * 1024, 16 * 1024 * 1024 * 1024) },
   { key: 'maxMessageBytes', flag: '--max-message-bytes', env: ['TRIBUTARY_MAX_MESSAGE_BYTES'], default: 1024 * 1024, doc: 'Largest message payload; larger ones are dead-lettered as MESSAGE_TOO_LARGE. A stream can set its own maxMessageBytes.', parse: bytes(1, 10_000_000) },
   { key: 'maxMessagesPerRequest', flag: '--max-messages-per-request', env: ['TRIBUTARY_MAX_MESSAGES_PER_REQUEST'], default: 1000, doc: 'Most messages in one publish request (Pub/Sub allows 1000).', parse: int(1, 100_000) },
   { key: 'defaultPageSize', flag: '--default-page-size', env: ['TRIBUTARY_DEFAULT_PAGE_SIZE'], default: 100, doc: 'Rows per page when a request gives no limit.', parse: int(1, 100_000) },

@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   METHOD_NOT_ALLOWED: { status: 405, retryable: false, summary: 'The route exists but not for this HTTP method.' },
   WAREHOUSE_UNAVAILABLE: { status: 503, retryable: true, summary: 'The warehouse could not be written or read just now; nothing was acknowledged. Retry with backoff.' },
   TOPIC_UNAVAILABLE: { status: 503, retryable: true, summary: 'The topic (Pub/Sub) did not accept every message of the publish request. Retry with backoff; a message accepted twice is stored once.' },
+  OVERLOADED: { status: 503, retryable: true, summary: 'The server holds as many request bodies as --max-body-bytes-in-flight allows, and this request waited 30 s for room without getting it. Retry after the seconds in `Retry-After`.' },
   SHUTTING_DOWN: { status: 503, retryable: true, summary: 'The server is shutting down and accepts no new work. Retry against another instance or later.' },
   INTERNAL: { status: 500, retryable: true, summary: 'An unexpected error. The response hides the details; the server log keeps them under the request id.' },
   INVALID_CONFIG: { status: 500, retryable: false, summary: 'Start-up configuration is invalid (reported at start-up, not over HTTP).' },

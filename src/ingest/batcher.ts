@@ -4,6 +4,11 @@ import { TributaryError } from '../core/errors.js';
 export interface BatchLimits {
   /** A batch is written as soon as it holds this many items. */
   readonly maxItems: number;
+  /**
+   * ...or this many bytes, as the batcher's `weigh` counts them (default: no bound). A batch
+   * never takes a submission that would carry it past either bound, unless it would be alone.
+   */
+  readonly maxBytes?: number;
   /** ...or when its first item has waited this long (milliseconds). */
   readonly lingerMs: number;
   /**
@@ -19,6 +24,7 @@ export interface BatchLimits {
 
 interface Submission<T, R> {
   readonly items: readonly T[];
+  readonly bytes: number;
   readonly resolve: (results: R[]) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -36,6 +42,7 @@ interface Submission<T, R> {
 export class MicroBatcher<T, R> {
   private pending: Submission<T, R>[] = [];
   private pendingItems = 0;
+  private pendingBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private closed = false;
@@ -53,15 +60,20 @@ export class MicroBatcher<T, R> {
   constructor(
     private readonly limits: BatchLimits,
     private readonly flush: (items: T[]) => Promise<R[]>,
+    /** The bytes an item counts for against `limits.maxBytes`. */
+    private readonly weigh: (item: T) => number = () => 0,
   ) {}
 
   /** Queues items; resolves with one result per item, in order, once they are flushed. */
   submit(items: readonly T[]): Promise<R[]> {
     if (this.closed) return Promise.reject(new TributaryError('SHUTTING_DOWN', 'ingest is shutting down and accepts no new messages'));
     if (items.length === 0) return Promise.resolve([]);
+    let bytes = 0;
+    if (this.limits.maxBytes !== undefined) for (const item of items) bytes += this.weigh(item);
     return new Promise<R[]>((resolve, reject) => {
-      this.pending.push({ items, resolve, reject });
+      this.pending.push({ items, bytes, resolve, reject });
       this.pendingItems += items.length;
+      this.pendingBytes += bytes;
       const now = performance.now();
       if (now < this.regroupUntil) {
         // Waiting for the senders of the last flush: go when they are all back, or when none
@@ -78,7 +90,8 @@ export class MicroBatcher<T, R> {
   private schedule(): void {
     if (this.running || this.pending.length === 0) return;
     const now = performance.now();
-    if (this.closed || this.pendingItems >= this.limits.maxItems || this.pendingItems >= this.expected || (this.deadline ?? 0) <= now) {
+    const full = this.pendingItems >= this.limits.maxItems || this.pendingBytes >= (this.limits.maxBytes ?? Number.POSITIVE_INFINITY);
+    if (this.closed || full || this.pendingItems >= this.expected || (this.deadline ?? 0) <= now) {
       this.start();
     } else if (!this.timer || this.timerAt !== this.deadline) {
       if (this.timer) clearTimeout(this.timer);
@@ -98,12 +111,16 @@ export class MicroBatcher<T, R> {
     if (this.running || this.pending.length === 0) return;
     const batch: Submission<T, R>[] = [];
     let count = 0;
-    while (this.pending.length > 0 && (batch.length === 0 || count + this.pending[0]!.items.length <= this.limits.maxItems)) {
+    let bytes = 0;
+    const maxBytes = this.limits.maxBytes ?? Number.POSITIVE_INFINITY;
+    while (this.pending.length > 0 && (batch.length === 0 || (count + this.pending[0]!.items.length <= this.limits.maxItems && bytes + this.pending[0]!.bytes <= maxBytes))) {
       const s = this.pending.shift()!;
       batch.push(s);
       count += s.items.length;
+      bytes += s.bytes;
     }
     this.pendingItems -= count;
+    this.pendingBytes -= bytes;
     this.deadline = null;
     this.firstDeadline = null;
     this.running = this.write(batch).finally(() => {

@@ -10,6 +10,8 @@ import { MicroBatcher } from './batcher.js';
 export interface IngestOptions {
   /** Largest micro-batch, in messages. */
   readonly batchMaxRows: number;
+  /** Largest micro-batch, in payload bytes (a request's messages are never split, so one request may exceed it). */
+  readonly batchMaxBytes?: number;
   /** How long the first message of a batch may wait for company, in milliseconds. */
   readonly batchLingerMs: number;
   /** After a write, how long the next batch may wait for the senders just answered (ms; 0: not at all). See BatchLimits.regroupMs. */
@@ -40,6 +42,11 @@ export interface IngestDeps {
   readonly onBatch?: (report: BatchReport) => void;
   /** Called when a transient failure is retried or gives up. */
   readonly onWriteError?: (stream: string, err: unknown, willRetry: boolean) => void;
+}
+
+/** What a prepared message weighs against `batchMaxBytes`: its payload, plus its row's overhead. */
+function weigh(p: Prepared): number {
+  return (p.kind === 'row' ? p.row.payload.length : p.deadLetter.payload.length) + 256;
 }
 
 /**
@@ -74,8 +81,9 @@ export class Ingest {
     let batcher = this.batchers.get(stream.name);
     if (!batcher) {
       batcher = new MicroBatcher<Prepared, PublishOutcome>(
-        { maxItems: this.deps.options.batchMaxRows, lingerMs: this.deps.options.batchLingerMs, regroupMs: this.deps.options.batchRegroupMs ?? 0 },
+        { maxItems: this.deps.options.batchMaxRows, maxBytes: this.deps.options.batchMaxBytes, lingerMs: this.deps.options.batchLingerMs, regroupMs: this.deps.options.batchRegroupMs ?? 0 },
         (items) => this.flush(stream, items),
+        weigh,
       );
       this.batchers.set(stream.name, batcher);
     }

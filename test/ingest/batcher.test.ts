@@ -42,6 +42,28 @@ describe('micro-batcher', () => {
     assert.ok(r.flushes.some((f) => f.join() === '6,7,8,9,10,11'));
   });
 
+  it('bounds a batch by bytes too: what would carry it past maxBytes waits for the next, and an oversized submission goes alone', async () => {
+    const r = recorder(5);
+    // Each item weighs its own value in bytes.
+    const b = new MicroBatcher<number, number>({ maxItems: 1000, maxBytes: 100, lingerMs: 1 }, r.flush, (i) => i);
+    await Promise.all([b.submit([60]), b.submit([30]), b.submit([50]), b.submit([150]), b.submit([20, 20])]);
+    for (const f of r.flushes) {
+      const bytes = f.reduce((s, i) => s + i, 0);
+      assert.ok(bytes <= 100 || f.join() === '150', `flush ${f.join()} weighs ${bytes}`);
+    }
+    assert.deepEqual(r.flushes.flat().sort((x, y) => x - y), [20, 20, 30, 50, 60, 150]);
+    assert.ok(r.flushes.some((f) => f.join() === '150'), 'the oversized submission went alone');
+    assert.ok(r.flushes.length >= 3, `${r.flushes.length} flushes`);
+  });
+
+  it('flushes at once when a batch reaches maxBytes, without waiting for the linger', async () => {
+    const r = recorder();
+    const b = new MicroBatcher<number, number>({ maxItems: 1000, maxBytes: 100, lingerMs: 10_000 }, r.flush, (i) => i);
+    const t = performance.now();
+    await b.submit([40, 60]);
+    assert.ok(performance.now() - t < 1000, 'did not wait for the 10 s linger');
+  });
+
   it('after a flush of n items, the next n items go without lingering (group commit)', async () => {
     const r = recorder();
     const b = new MicroBatcher<number, number>({ maxItems: 1000, lingerMs: 400 }, r.flush);

@@ -2,7 +2,7 @@
  * Memory under hostile input in volume, on the real `tributary dev` process with its default
  * limits (10 MiB bodies, 1 MiB messages): bodies over and at the body limit, huge strings, deep
  * nesting, thousands of bad messages and dead letters, garbage bodies, huge query strings and
- * headers. Three equal rounds: never a 5xx, the process's peak RSS (VmHWM) stays under the
+ * headers. Four equal rounds: never a 5xx, the process's peak RSS (VmHWM) stays under the
  * bound below, and its peak levels off.
  */
 import assert from 'node:assert/strict';
@@ -13,15 +13,25 @@ import { startDevProcess, streamsDir, tempDir } from '../helpers.js';
 
 const MIB = 1024 * 1024;
 /**
- * The bound this test holds the process to under hostile volume: 1 GiB. The project's memory
+ * The bound this test holds the process to under hostile volume: 1.125 GiB. The project's memory
  * target is 512 MiB (docs/performance.md) and is NOT met here: six requests at a time of up to
- * 10 MiB each are decoded, copied and dead-lettered whole, and the peak measured about 700 MiB
- * (docs/reliability.md). Before the pre-parse depth check it reached 1.3 GB after two rounds,
- * and without a DuckDB memory limit it kept climbing with every round.
+ * 10 MiB each are decoded, copied and dead-lettered whole (docs/reliability.md). The peak
+ * measured 866 to 904 MiB (3 runs) while large dead-letter payloads were stored whole, and 772
+ * to 1,021 MiB (12 runs) since they are stored in 60 KiB parts, which keeps DuckDB taking
+ * writes once such payloads add up to its memory limit (test/warehouse/large-payloads.test.ts).
+ * Before the pre-parse depth check it reached 1.3 GB after two rounds, and without a DuckDB
+ * memory limit it kept climbing with every round.
  */
-const PEAK_BOUND = 1024 * MIB;
-/** Largest rise of the peak from one equal round to the next once it has levelled off. */
-const GROWTH_BOUND = 96 * MIB;
+const PEAK_BOUND = 1152 * MIB;
+/**
+ * Largest rise of the peak over the last two of four equal rounds. Over two rounds, not one: the
+ * peak is the largest transient, and coincidences of transients raised it by up to 134 MiB over
+ * rounds 2 to 4 (in 1 run of 12; 0 to 104 MiB in the others, slowing down round after round),
+ * while a leak grows it every round (without a DuckDB memory limit it climbed about 165 MiB per
+ * round, 330 over two).
+ */
+const GROWTH_BOUND = 160 * MIB;
+const ROUNDS = 4;
 const BODY_LIMIT = 10 * MIB;
 
 async function memory(pid: number): Promise<{ rss: number; hwm: number }> {
@@ -96,7 +106,7 @@ async function send(url: string, req: Req): Promise<number | string> {
 }
 
 describe('memory under hostile input', () => {
-  it(`stays under ${PEAK_BOUND / MIB} MiB and levels off over three equal rounds, never answering 5xx`, async (t) => {
+  it(`stays under ${PEAK_BOUND / MIB} MiB and levels off over ${ROUNDS} equal rounds, never answering 5xx`, async (t) => {
     const { dir, cleanup } = await tempDir();
     const streams = await streamsDir(dir);
     const server = await startDevProcess(join(dir, 'data'), streams);
@@ -105,7 +115,7 @@ describe('memory under hostile input', () => {
       const start = await memory(pid);
       const figures: { rss: number; hwm: number; ms: number; requests: number; bytes: number }[] = [];
       const problems: string[] = [];
-      for (let r = 1; r <= 3; r++) {
+      for (let r = 1; r <= ROUNDS; r++) {
         const reqs = round(r);
         const started = performance.now();
         let next = 0;
@@ -126,11 +136,12 @@ describe('memory under hostile input', () => {
       const m = (b: number) => `${(b / MIB).toFixed(0)} MiB`;
       t.diagnostic(`RSS at start ${m(start.rss)}; per round ${figures[0]!.requests} hostile requests, ${m(figures[0]!.bytes)} sent, 6 at a time`);
       for (const [i, f] of figures.entries()) t.diagnostic(`round ${i + 1}: ${(f.ms / 1000).toFixed(1)} s, RSS after ${m(f.rss)}, peak so far (VmHWM) ${m(f.hwm)}`);
-      const [, r2, r3] = figures as [typeof figures[0], typeof figures[0], typeof figures[0]];
+      const r2 = figures[1]!;
+      const last = figures[ROUNDS - 1]!;
       assert.deepEqual(problems, [], 'every hostile request got its documented 4xx (or 200), never a 5xx or a dropped connection');
-      assert.ok(r3.hwm <= PEAK_BOUND, `peak RSS ${m(r3.hwm)} over ${m(PEAK_BOUND)}`);
-      // Levels off: the third round, equal to the second, barely raises the peak.
-      assert.ok(r3.hwm - r2.hwm <= GROWTH_BOUND, `peak RSS grew ${m(r3.hwm - r2.hwm)} from round 2 to round 3 (bound ${m(GROWTH_BOUND)})`);
+      assert.ok(last.hwm <= PEAK_BOUND, `peak RSS ${m(last.hwm)} over ${m(PEAK_BOUND)}`);
+      // Levels off: the last two rounds, equal to the second, barely raise the peak.
+      assert.ok(last.hwm - r2.hwm <= GROWTH_BOUND, `peak RSS grew ${m(last.hwm - r2.hwm)} from round 2 to round ${ROUNDS} (bound ${m(GROWTH_BOUND)})`);
       assert.equal(server.child.exitCode, null, 'still running');
     } finally {
       server.child.kill('SIGTERM');

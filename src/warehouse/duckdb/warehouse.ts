@@ -1,10 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
-  type DuckDBBlobValue,
+  BLOB,
+  DuckDBBlobValue,
   type DuckDBConnection,
   DuckDBInstance,
   DuckDBListValue,
+  LIST,
   type DuckDBPreparedStatement,
   DuckDBTimestampValue,
   type DuckDBValue,
@@ -110,6 +112,22 @@ interface CompiledStream {
 }
 
 const DL_COLUMNS = DEAD_LETTER_FIELDS.map((f) => f.name);
+
+/**
+ * A dead letter's payload larger than this is stored in `payload_chunks` (a list of parts of at
+ * most this size, `payload` NULL) instead of `payload`. DuckDB 1.5 keeps every value over about
+ * 64 KiB of a row group pinned in memory when it checkpoints that row group: with 1.2 MiB
+ * payloads, every write failed for memory once about 200 MiB of them were stored, at a 256MB
+ * memory limit (docs/reliability.md). Parts of 60 KiB are stored like any other value.
+ */
+const PAYLOAD_CHUNK_BYTES = 60 * 1024;
+const BLOB_LIST = LIST(BLOB);
+
+/** The extra column of the DuckDB dead-letter table (after DL_COLUMNS). */
+const DL_CHUNKS_COLUMN = 'payload_chunks';
+
+/** The dead-letter columns as read back: the payload reassembled from its parts when it has some. */
+const DL_SELECT = DL_COLUMNS.map((c) => (c === 'payload' ? `coalesce(payload, list_reduce(${DL_CHUNKS_COLUMN}, lambda a, b: a || b)) AS payload` : ident(c))).join(', ');
 const DL_COLUMN_SQL: Record<string, string> = {
   message_id: 'VARCHAR NOT NULL PRIMARY KEY',
   publish_time: 'TIMESTAMP NOT NULL',
@@ -358,7 +376,9 @@ export class DuckDBWarehouse implements Warehouse {
     const w = this.writer;
     await w.run(`CREATE TABLE IF NOT EXISTS ${table} (${columnDdl.join(', ')})`);
     await this.migrate(def, columns);
-    await w.run(`CREATE TABLE IF NOT EXISTS ${dlTable} (${DL_COLUMNS.map((c) => `${ident(c)} ${DL_COLUMN_SQL[c]}`).join(', ')})`);
+    await w.run(`CREATE TABLE IF NOT EXISTS ${dlTable} (${DL_COLUMNS.map((c) => `${ident(c)} ${DL_COLUMN_SQL[c]}`).join(', ')}, ${DL_CHUNKS_COLUMN} BLOB[])`);
+    // Tables created before large payloads were stored in parts.
+    await w.run(`ALTER TABLE ${dlTable} ADD COLUMN IF NOT EXISTS ${DL_CHUNKS_COLUMN} BLOB[]`);
     await w.run(`CREATE OR REPLACE TEMP TABLE ${ident(`stage_${def.name}_dead_letters`)} AS SELECT * FROM ${dlTable} LIMIT 0`);
     // The batch travels as one JSON document (an array of row objects), cast in C++ to a list
     // of STRUCTs and unnested: one statement per write, no staging table, and the main thread
@@ -571,10 +591,11 @@ export class DuckDBWarehouse implements Warehouse {
       let inTransaction = false;
       try {
         if (batch.deadLetters.length > 0) await this.appendDeadLetters(s, batch);
-        // One statement is its own transaction: a batch of only rows (the common case) or only
-        // dead letters commits without BEGIN/COMMIT round trips, which measured ~2x faster.
-        const both = batch.rows.length > 0 && batch.deadLetters.length > 0;
-        if (both) {
+        // One statement is its own transaction: a batch of only rows (the common case) commits
+        // without BEGIN/COMMIT round trips, which measured ~2x faster. Dead letters take two
+        // statements (below), so a batch with any goes in a transaction.
+        const transaction = batch.deadLetters.length > 0;
+        if (transaction) {
           await w.run('BEGIN TRANSACTION');
           inTransaction = true;
         }
@@ -588,7 +609,7 @@ export class DuckDBWarehouse implements Warehouse {
           // statement fails whole (nothing is written) and the batch goes again with
           // INSERT OR IGNORE, which is also used for the next few batches (redeliveries come in
           // bursts) and inside a transaction (a failed statement would abort it).
-          if (!both && this.conflictedRecently === 0) {
+          if (!transaction && this.conflictedRecently === 0) {
             const ps = await this.statement(s.insertSql);
             ps.bindVarchar(1, doc);
             ps.bindTimestamp(2, ingestTime);
@@ -611,9 +632,13 @@ export class DuckDBWarehouse implements Warehouse {
         }
         if (batch.deadLetters.length > 0) {
           // A dead letter replaces an older one of the same message (a replay that failed again).
-          await w.run(`INSERT OR REPLACE INTO ${s.dlTable} SELECT * FROM ${s.dlStage}`);
+          // DELETE then INSERT rather than INSERT OR REPLACE, which held on to memory with every
+          // large payload it wrote (DuckDB 1.5: writes failed for memory after about 80 MiB of
+          // 1.2 MiB payloads at a 128MB limit).
+          await w.run(`DELETE FROM ${s.dlTable} WHERE message_id IN (SELECT message_id FROM ${s.dlStage})`);
+          await w.run(`INSERT INTO ${s.dlTable} SELECT * FROM ${s.dlStage}`);
         }
-        if (both) {
+        if (transaction) {
           await w.run('COMMIT');
           inTransaction = false;
         }
@@ -630,7 +655,9 @@ export class DuckDBWarehouse implements Warehouse {
         if (this.memoryBudget && isOutOfMemory(err)) await this.adjustMemory().catch(() => undefined);
         throw classify(err, 'write');
       } finally {
-        if (batch.deadLetters.length > 0) await w.run(`DELETE FROM ${s.dlStage}`).catch(() => undefined);
+        // Replaced, not emptied: the rows DELETE marks in a temporary table keep their memory (with
+        // large payloads, the stage grew by every dead letter ever written until writes failed).
+        if (batch.deadLetters.length > 0) await w.run(`CREATE OR REPLACE TEMP TABLE ${ident(`stage_${s.def.name}_dead_letters`)} AS SELECT * FROM ${s.dlTable} LIMIT 0`).catch(() => undefined);
       }
     });
   }
@@ -666,12 +693,21 @@ export class DuckDBWarehouse implements Warehouse {
         a.appendVarchar(d.detail);
         if (d.fieldPath === null) a.appendNull();
         else a.appendVarchar(d.fieldPath);
-        a.appendBlob(d.payload);
+        const chunked = d.payload.byteLength > PAYLOAD_CHUNK_BYTES;
+        if (chunked) a.appendNull();
+        else a.appendBlob(d.payload);
         a.appendBigInt(BigInt(d.payload.byteLength));
         a.appendVarchar(JSON.stringify(d.attributes));
         if (d.orderingKey === null) a.appendNull();
         else a.appendVarchar(d.orderingKey);
         a.appendBigInt(BigInt(d.replayCount));
+        if (chunked) {
+          const parts: DuckDBBlobValue[] = [];
+          for (let at = 0; at < d.payload.byteLength; at += PAYLOAD_CHUNK_BYTES) parts.push(new DuckDBBlobValue(d.payload.subarray(at, at + PAYLOAD_CHUNK_BYTES)));
+          a.appendList(parts, BLOB_LIST);
+        } else {
+          a.appendNull();
+        }
         a.endRow();
       }
       a.flushSync();
@@ -886,7 +922,7 @@ export class DuckDBWarehouse implements Warehouse {
 
   async getDeadLetter(def: StreamDef, messageId: string): Promise<ApiDeadLetter | undefined> {
     const s = this.compiled(def);
-    const rows = await this.read(`SELECT ${DL_COLUMNS.map(ident).join(', ')} FROM ${s.dlTable} WHERE message_id = $1`, [messageId]);
+    const rows = await this.read(`SELECT ${DL_SELECT} FROM ${s.dlTable} WHERE message_id = $1`, [messageId]);
     return rows[0] ? deadLetterRow(rows[0]) : undefined;
   }
 
@@ -894,7 +930,7 @@ export class DuckDBWarehouse implements Warehouse {
     if (messageIds.length === 0) return [];
     const s = this.compiled(def);
     const rows = await this.read(
-      `SELECT message_id, publish_time, reason, payload, attributes, ordering_key, replay_count FROM ${s.dlTable} ` +
+      `SELECT message_id, publish_time, reason, coalesce(payload, list_reduce(${DL_CHUNKS_COLUMN}, lambda a, b: a || b)), attributes, ordering_key, replay_count FROM ${s.dlTable} ` +
         `WHERE message_id IN (SELECT unnest($1::VARCHAR[])) ORDER BY publish_time, message_id`,
       [new DuckDBListValue([...messageIds])],
     );
@@ -941,10 +977,13 @@ export class DuckDBWarehouse implements Warehouse {
     };
     const where = timeAndKeyset(q.from, q.to, q.after, 'desc', p);
     if (q.reason) where.push(`reason = ${p(q.reason)}`);
-    const sql =
-      `SELECT ${DL_COLUMNS.map(ident).join(', ')} FROM ${s.dlTable}` +
+    // The page is chosen first and only its dead letters are read whole: sorting whole dead
+    // letters would carry every payload of the range through the sort.
+    const page =
+      `SELECT message_id FROM ${s.dlTable}` +
       (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
       ` ORDER BY publish_time DESC, message_id DESC LIMIT ${p(BigInt(q.limit))}`;
+    const sql = `SELECT ${DL_SELECT} FROM ${s.dlTable} WHERE message_id IN (${page}) ORDER BY publish_time DESC, message_id DESC`;
     const rows = await this.read(sql, params);
     return rows.map((r) => deadLetterRow(r));
   }

@@ -1,0 +1,94 @@
+/**
+ * Large dead-letter payloads on a real DuckDB file (DuckDBWarehouse). DuckDB 1.5 keeps every
+ * value over about 64 KiB of a row group pinned while it checkpoints that row group, so a table
+ * of such values stops taking writes once they add up to the memory limit. Dead letters keep
+ * whole payloads (a message too large is stored for replay), so the warehouse stores a large one
+ * in parts. Here: 1.2 MiB payloads adding up to about 3 times the memory limit are all written,
+ * read back byte for byte (one, a page, the raw form replay uses), also after a reopen.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { DeadLetter } from '../../src/core/message.js';
+import { parseStreamDefinition } from '../../src/core/schema.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+
+const STREAM = parseStreamDefinition({ name: 'big', fields: [{ name: 'v', type: 'INT64' }] }, 'big');
+const LIMIT = '64MB';
+const PAYLOAD = 1.2 * 1024 * 1024;
+const PER_WRITE = 10;
+const WRITES = 16; // 192 MiB of payloads: 3 times the memory limit
+
+/** A payload whose every byte depends on the message and its position. */
+function payload(n: number, size = PAYLOAD): Buffer {
+  const b = Buffer.alloc(Math.floor(size));
+  for (let i = 0; i < b.length; i += 4096) b.writeUInt32LE((n * 2654435761 + i) >>> 0, i);
+  return b;
+}
+
+function deadLetter(n: number, size?: number): DeadLetter {
+  return {
+    messageId: `big-${n}`,
+    publishTime: 1_795_000_000_000_000n + BigInt(n) * 1000n,
+    reason: 'MESSAGE_TOO_LARGE',
+    detail: 'the payload is larger than the stream allows',
+    fieldPath: null,
+    payload: payload(n, size),
+    attributes: { n: String(n) },
+    orderingKey: null,
+    replayCount: 0,
+  };
+}
+
+describe('large dead-letter payloads (DuckDB)', () => {
+  let dir: string;
+  let path: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tributary-large-'));
+    path = join(dir, 'big.duckdb');
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it(`stores ${WRITES * PER_WRITE} payloads of 1.2 MiB at a ${LIMIT} memory limit, and reads them back exactly, also after a reopen`, async () => {
+    let w = await DuckDBWarehouse.open({ path, memoryLimit: LIMIT, threads: 1 });
+    try {
+      await w.init([STREAM]);
+      for (let k = 0; k < WRITES; k++) {
+        const deadLetters = Array.from({ length: PER_WRITE }, (_, i) => deadLetter(k * PER_WRITE + i));
+        await w.write(STREAM, { rows: [], deadLetters, ingestTime: BigInt(Date.now()) * 1000n });
+      }
+      // A small payload next to them is stored whole, as before.
+      await w.write(STREAM, { rows: [], deadLetters: [deadLetter(100_000, 100)], ingestTime: BigInt(Date.now()) * 1000n });
+      const one = await w.getDeadLetter(STREAM, 'big-37');
+      assert.equal(one?.payload_size, Math.floor(PAYLOAD));
+      assert.ok(Buffer.from(one!.payload_base64 as string, 'base64').equals(payload(37)), 'one dead letter, byte for byte');
+    } finally {
+      await w.close();
+    }
+    w = await DuckDBWarehouse.open({ path, memoryLimit: LIMIT, threads: 1 });
+    try {
+      await w.init([STREAM]);
+      const page = await w.queryDeadLetters(STREAM, { limit: 5 });
+      assert.equal(page.length, 5);
+      for (const d of page) {
+        const n = Number(String(d.message_id).slice(4));
+        assert.ok(Buffer.from(d.payload_base64 as string, 'base64').equals(payload(n, n === 100_000 ? 100 : PAYLOAD)), `${String(d.message_id)} byte for byte`);
+      }
+      const raw = await w.getRawDeadLetters(STREAM, ['big-0', 'big-159', 'big-100000']);
+      assert.deepEqual(raw.map((r) => r.messageId), ['big-0', 'big-159', 'big-100000']);
+      assert.ok(Buffer.from(raw[0]!.payload).equals(payload(0)));
+      assert.ok(Buffer.from(raw[1]!.payload).equals(payload(159)));
+      assert.ok(Buffer.from(raw[2]!.payload).equals(payload(100_000, 100)));
+      // Writes go on after the reopen.
+      await w.write(STREAM, { rows: [], deadLetters: Array.from({ length: PER_WRITE }, (_, i) => deadLetter(200 + i)), ingestTime: BigInt(Date.now()) * 1000n });
+      const counts = await w.getDeadLetter(STREAM, 'big-209');
+      assert.ok(Buffer.from(counts!.payload_base64 as string, 'base64').equals(payload(209)));
+    } finally {
+      await w.close();
+    }
+  });
+});
