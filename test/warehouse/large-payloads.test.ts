@@ -1,10 +1,11 @@
 /**
- * Large dead-letter payloads on a real DuckDB file (DuckDBWarehouse). DuckDB 1.5 keeps every
- * value over about 64 KiB of a row group pinned while it checkpoints that row group, so a table
- * of such values stops taking writes once they add up to the memory limit. Dead letters keep
- * whole payloads (a message too large is stored for replay), so the warehouse stores a large one
- * in parts. Here: 1.2 MiB payloads adding up to about 3 times the memory limit are all written,
- * read back byte for byte (one, a page, the raw form replay uses), also after a reopen.
+ * Large dead-letter payloads on a real DuckDB file (DuckDBWarehouse). DuckDB 1.5 keeps the values
+ * over about 32 KiB of a row group pinned while it checkpoints that row group, so a table of such
+ * values stops taking writes once they add up to the memory limit (and the failed checkpoint
+ * invalidates the database). Dead letters keep whole payloads (a message too large is stored for
+ * replay), so the warehouse stores a large one in parts of 16 KiB. Here: incompressible 1.2 MiB
+ * payloads adding up to 3 times the memory limit are all written and read back byte for byte
+ * (one, a page, the raw form replay uses, a deletion as replay does), also after a reopen.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -21,10 +22,18 @@ const PAYLOAD = 1.2 * 1024 * 1024;
 const PER_WRITE = 10;
 const WRITES = 16; // 192 MiB of payloads: 3 times the memory limit
 
-/** A payload whose every byte depends on the message and its position. */
+/** An incompressible payload (xorshift32 seeded by the message number), the same on every call. */
 function payload(n: number, size = PAYLOAD): Buffer {
   const b = Buffer.alloc(Math.floor(size));
-  for (let i = 0; i < b.length; i += 4096) b.writeUInt32LE((n * 2654435761 + i) >>> 0, i);
+  let x = (n * 2654435761 + 1) >>> 0 || 1;
+  for (let i = 0; i + 4 <= b.length; i += 4) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    b.writeUInt32LE(x, i);
+  }
   return b;
 }
 
@@ -85,8 +94,18 @@ describe('large dead-letter payloads (DuckDB)', () => {
       assert.ok(Buffer.from(raw[2]!.payload).equals(payload(100_000, 100)));
       // Writes go on after the reopen.
       await w.write(STREAM, { rows: [], deadLetters: Array.from({ length: PER_WRITE }, (_, i) => deadLetter(200 + i)), ingestTime: BigInt(Date.now()) * 1000n });
-      const counts = await w.getDeadLetter(STREAM, 'big-209');
-      assert.ok(Buffer.from(counts!.payload_base64 as string, 'base64').equals(payload(209)));
+      const after = await w.getDeadLetter(STREAM, 'big-209');
+      assert.ok(Buffer.from(after!.payload_base64 as string, 'base64').equals(payload(209)));
+      // Deleting dead letters (as replay does) deletes their parts: written again, they read back whole.
+      assert.equal(await w.deleteDeadLetters(STREAM, ['big-209', 'big-100000']), 2);
+      assert.equal(await w.getDeadLetter(STREAM, 'big-209'), undefined);
+      await w.write(STREAM, { rows: [], deadLetters: [deadLetter(209)], ingestTime: BigInt(Date.now()) * 1000n });
+      const again = await w.getDeadLetter(STREAM, 'big-209');
+      assert.ok(Buffer.from(again!.payload_base64 as string, 'base64').equals(payload(209)), 'no stale parts');
+      // A dead letter written again for the same message (a replay that failed again) replaces its parts.
+      await w.write(STREAM, { rows: [], deadLetters: [deadLetter(209)], ingestTime: BigInt(Date.now()) * 1000n });
+      const replaced = await w.getDeadLetter(STREAM, 'big-209');
+      assert.ok(Buffer.from(replaced!.payload_base64 as string, 'base64').equals(payload(209)), 'parts replaced, not added');
     } finally {
       await w.close();
     }

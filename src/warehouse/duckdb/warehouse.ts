@@ -1,12 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
-  BLOB,
+  type DuckDBAppender,
   DuckDBBlobValue,
   type DuckDBConnection,
   DuckDBInstance,
   DuckDBListValue,
-  LIST,
   type DuckDBPreparedStatement,
   DuckDBTimestampValue,
   type DuckDBValue,
@@ -98,6 +97,9 @@ interface CompiledStream {
   readonly table: string;
   readonly dlTable: string;
   readonly dlStage: string;
+  /** Parts of the large dead-letter payloads (see PAYLOAD_PART_BYTES), and their stage. */
+  readonly partsTable: string;
+  readonly partsStage: string;
   readonly columns: readonly FieldDef[];
   readonly columnList: string;
   /** How each user field (after the envelope) travels in the row document. */
@@ -112,22 +114,19 @@ interface CompiledStream {
 }
 
 const DL_COLUMNS = DEAD_LETTER_FIELDS.map((f) => f.name);
+const DL_COLUMN_LIST = DL_COLUMNS.map(ident).join(', ');
 
 /**
- * A dead letter's payload larger than this is stored in `payload_chunks` (a list of parts of at
- * most this size, `payload` NULL) instead of `payload`. DuckDB 1.5 keeps every value over about
- * 64 KiB of a row group pinned in memory when it checkpoints that row group: with 1.2 MiB
- * payloads, every write failed for memory once about 200 MiB of them were stored, at a 256MB
- * memory limit (docs/reliability.md). Parts of 60 KiB are stored like any other value.
+ * A dead letter's payload larger than this is stored in parts of at most this size, in the
+ * stream's `<stream>_dead_letter_parts` table (its `payload` is then NULL). DuckDB 1.5 keeps the
+ * values over about 32 KiB of a row group pinned in memory when it checkpoints that row group:
+ * with random values of 32 KiB or more, the checkpoint failed once they added up to the memory
+ * limit and the database was invalidated; values of 24 KiB or less went on to 3 times the limit
+ * (16 KiB: 10 times), see docs/reliability.md. They are rows, not a list column: building list
+ * values (in the appender or in SQL) raised the process's peak memory by 200 to 400 MiB under
+ * the hostile-input test.
  */
-const PAYLOAD_CHUNK_BYTES = 60 * 1024;
-const BLOB_LIST = LIST(BLOB);
-
-/** The extra column of the DuckDB dead-letter table (after DL_COLUMNS). */
-const DL_CHUNKS_COLUMN = 'payload_chunks';
-
-/** The dead-letter columns as read back: the payload reassembled from its parts when it has some. */
-const DL_SELECT = DL_COLUMNS.map((c) => (c === 'payload' ? `coalesce(payload, list_reduce(${DL_CHUNKS_COLUMN}, lambda a, b: a || b)) AS payload` : ident(c))).join(', ');
+const PAYLOAD_PART_BYTES = 16 * 1024;
 const DL_COLUMN_SQL: Record<string, string> = {
   message_id: 'VARCHAR NOT NULL PRIMARY KEY',
   publish_time: 'TIMESTAMP NOT NULL',
@@ -369,6 +368,8 @@ export class DuckDBWarehouse implements Warehouse {
     const table = ident(def.name);
     const dlTable = ident(`${def.name}_dead_letters`);
     const dlStage = `temp.${ident(`stage_${def.name}_dead_letters`)}`;
+    const partsTable = ident(`${def.name}_dead_letter_parts`);
+    const partsStage = `temp.${ident(`stage_${def.name}_dead_letter_parts`)}`;
     const columnDdl = columns.map((f) => {
       const notNull = f.mode === 'REQUIRED' ? ' NOT NULL' : '';
       return `${ident(f.name)} ${columnSql(f)}${notNull}${f.name === 'message_id' ? ' PRIMARY KEY' : ''}`;
@@ -376,10 +377,10 @@ export class DuckDBWarehouse implements Warehouse {
     const w = this.writer;
     await w.run(`CREATE TABLE IF NOT EXISTS ${table} (${columnDdl.join(', ')})`);
     await this.migrate(def, columns);
-    await w.run(`CREATE TABLE IF NOT EXISTS ${dlTable} (${DL_COLUMNS.map((c) => `${ident(c)} ${DL_COLUMN_SQL[c]}`).join(', ')}, ${DL_CHUNKS_COLUMN} BLOB[])`);
-    // Tables created before large payloads were stored in parts.
-    await w.run(`ALTER TABLE ${dlTable} ADD COLUMN IF NOT EXISTS ${DL_CHUNKS_COLUMN} BLOB[]`);
-    await w.run(`CREATE OR REPLACE TEMP TABLE ${ident(`stage_${def.name}_dead_letters`)} AS SELECT * FROM ${dlTable} LIMIT 0`);
+    await w.run(`CREATE TABLE IF NOT EXISTS ${dlTable} (${DL_COLUMNS.map((c) => `${ident(c)} ${DL_COLUMN_SQL[c]}`).join(', ')})`);
+    // Large payloads, in parts (the dead letter's payload is NULL); part counts from 0.
+    await w.run(`CREATE TABLE IF NOT EXISTS ${partsTable} (message_id VARCHAR NOT NULL, part INTEGER NOT NULL, bytes BLOB NOT NULL)`);
+    for (const sql of stageSql(def.name, dlTable, partsTable)) await w.run(sql);
     // The batch travels as one JSON document (an array of row objects), cast in C++ to a list
     // of STRUCTs and unnested: one statement per write, no staging table, and the main thread
     // only builds a string. ingest_time is the same for the whole batch ($2).
@@ -395,6 +396,8 @@ export class DuckDBWarehouse implements Warehouse {
       table,
       dlTable,
       dlStage,
+      partsTable,
+      partsStage,
       columns,
       columnList,
       document: def.fields.map((f) => doc.get(f.name)!),
@@ -636,7 +639,9 @@ export class DuckDBWarehouse implements Warehouse {
           // large payload it wrote (DuckDB 1.5: writes failed for memory after about 80 MiB of
           // 1.2 MiB payloads at a 128MB limit).
           await w.run(`DELETE FROM ${s.dlTable} WHERE message_id IN (SELECT message_id FROM ${s.dlStage})`);
-          await w.run(`INSERT INTO ${s.dlTable} SELECT * FROM ${s.dlStage}`);
+          await w.run(`DELETE FROM ${s.partsTable} WHERE message_id IN (SELECT message_id FROM ${s.dlStage})`);
+          await w.run(`INSERT INTO ${s.dlTable} (${DL_COLUMN_LIST}) SELECT ${DL_COLUMN_LIST} FROM ${s.dlStage}`);
+          await w.run(`INSERT INTO ${s.partsTable} SELECT * FROM ${s.partsStage}`);
         }
         if (transaction) {
           await w.run('COMMIT');
@@ -657,7 +662,9 @@ export class DuckDBWarehouse implements Warehouse {
       } finally {
         // Replaced, not emptied: the rows DELETE marks in a temporary table keep their memory (with
         // large payloads, the stage grew by every dead letter ever written until writes failed).
-        if (batch.deadLetters.length > 0) await w.run(`CREATE OR REPLACE TEMP TABLE ${ident(`stage_${s.def.name}_dead_letters`)} AS SELECT * FROM ${s.dlTable} LIMIT 0`).catch(() => undefined);
+        if (batch.deadLetters.length > 0) {
+          for (const sql of stageSql(s.def.name, s.dlTable, s.partsTable)) await w.run(sql).catch(() => undefined);
+        }
       }
     });
   }
@@ -683,6 +690,7 @@ export class DuckDBWarehouse implements Warehouse {
 
   private async appendDeadLetters(s: CompiledStream, batch: WriteBatch): Promise<void> {
     const a = await this.writer.createAppender(`stage_${s.def.name}_dead_letters`, 'main', 'temp');
+    let parts: DuckDBAppender | undefined;
     try {
       const at = new DuckDBTimestampValue(batch.ingestTime);
       for (const d of batch.deadLetters) {
@@ -693,27 +701,59 @@ export class DuckDBWarehouse implements Warehouse {
         a.appendVarchar(d.detail);
         if (d.fieldPath === null) a.appendNull();
         else a.appendVarchar(d.fieldPath);
-        const chunked = d.payload.byteLength > PAYLOAD_CHUNK_BYTES;
-        if (chunked) a.appendNull();
-        else a.appendBlob(d.payload);
+        if (d.payload.byteLength > PAYLOAD_PART_BYTES) {
+          a.appendNull();
+          parts ??= await this.writer.createAppender(`stage_${s.def.name}_dead_letter_parts`, 'main', 'temp');
+          for (let part = 0; part * PAYLOAD_PART_BYTES < d.payload.byteLength; part++) {
+            parts.appendVarchar(d.messageId);
+            parts.appendInteger(part);
+            parts.appendBlob(d.payload.subarray(part * PAYLOAD_PART_BYTES, (part + 1) * PAYLOAD_PART_BYTES));
+            parts.endRow();
+          }
+        } else {
+          a.appendBlob(d.payload);
+        }
         a.appendBigInt(BigInt(d.payload.byteLength));
         a.appendVarchar(JSON.stringify(d.attributes));
         if (d.orderingKey === null) a.appendNull();
         else a.appendVarchar(d.orderingKey);
         a.appendBigInt(BigInt(d.replayCount));
-        if (chunked) {
-          const parts: DuckDBBlobValue[] = [];
-          for (let at = 0; at < d.payload.byteLength; at += PAYLOAD_CHUNK_BYTES) parts.push(new DuckDBBlobValue(d.payload.subarray(at, at + PAYLOAD_CHUNK_BYTES)));
-          a.appendList(parts, BLOB_LIST);
-        } else {
-          a.appendNull();
-        }
         a.endRow();
       }
       a.flushSync();
+      parts?.flushSync();
     } finally {
       a.closeSync();
+      parts?.closeSync();
     }
+  }
+
+  /**
+   * Reads dead letters, with the payloads stored in parts (NULL `payload`, column `payloadAt`)
+   * put together from the parts table, in the same transaction.
+   */
+  private readDeadLetters(s: CompiledStream, sql: string, params: DuckDBValue[], idAt: number, payloadAt: number): Promise<DuckDBValue[][]> {
+    return this.readWith(async (run) => {
+      await run('BEGIN TRANSACTION', []);
+      let ok = false;
+      try {
+        const rows = await run(sql, params);
+        // One query per message: an equality filter is applied inside the scan, which then reads
+        // only the matching parts' bytes (`IN (SELECT unnest(...))` may hash the whole table
+        // instead, and ran out of memory with 190 MiB of parts at a 64MB limit).
+        for (const r of rows) {
+          if (r[payloadAt] !== null) continue;
+          const found = await run(`SELECT bytes FROM ${s.partsTable} WHERE message_id = $1 ORDER BY part`, [r[idAt] as string]);
+          r[payloadAt] = new DuckDBBlobValue(Buffer.concat(found.map(([bytes]) => (bytes as DuckDBBlobValue).bytes)));
+        }
+        ok = true;
+        return rows;
+      } finally {
+        // A failed statement aborts the transaction: roll it back, so the connection goes back to
+        // the pool usable.
+        await run(ok ? 'COMMIT' : 'ROLLBACK', []).catch(() => undefined);
+      }
+    });
   }
 
   private read(sql: string, params: DuckDBValue[]): Promise<DuckDBValue[][]> {
@@ -922,17 +962,20 @@ export class DuckDBWarehouse implements Warehouse {
 
   async getDeadLetter(def: StreamDef, messageId: string): Promise<ApiDeadLetter | undefined> {
     const s = this.compiled(def);
-    const rows = await this.read(`SELECT ${DL_SELECT} FROM ${s.dlTable} WHERE message_id = $1`, [messageId]);
+    const rows = await this.readDeadLetters(s, `SELECT ${DL_COLUMN_LIST} FROM ${s.dlTable} WHERE message_id = $1`, [messageId], 0, 6);
     return rows[0] ? deadLetterRow(rows[0]) : undefined;
   }
 
   async getRawDeadLetters(def: StreamDef, messageIds: readonly string[]): Promise<RawDeadLetter[]> {
     if (messageIds.length === 0) return [];
     const s = this.compiled(def);
-    const rows = await this.read(
-      `SELECT message_id, publish_time, reason, coalesce(payload, list_reduce(${DL_CHUNKS_COLUMN}, lambda a, b: a || b)), attributes, ordering_key, replay_count FROM ${s.dlTable} ` +
+    const rows = await this.readDeadLetters(
+      s,
+      `SELECT message_id, publish_time, reason, payload, attributes, ordering_key, replay_count FROM ${s.dlTable} ` +
         `WHERE message_id IN (SELECT unnest($1::VARCHAR[])) ORDER BY publish_time, message_id`,
       [new DuckDBListValue([...messageIds])],
+      0,
+      3,
     );
     return rows.map(([id, pt, reason, payload, attrs, key, replays]) => ({
       messageId: id as string,
@@ -951,11 +994,17 @@ export class DuckDBWarehouse implements Warehouse {
     return this.writeLock.run(async () => {
       if (this.closed) throw new WarehouseError('the warehouse is closed', true);
       try {
-        const r = await this.writer.runAndReadAll(
-          `DELETE FROM ${s.dlTable} WHERE message_id IN (SELECT unnest($1::VARCHAR[])) RETURNING message_id`,
-          [new DuckDBListValue([...messageIds])],
-        );
-        return r.getRows().length;
+        const ids = new DuckDBListValue([...messageIds]);
+        await this.writer.run('BEGIN TRANSACTION');
+        try {
+          const r = await this.writer.runAndReadAll(`DELETE FROM ${s.dlTable} WHERE message_id IN (SELECT unnest($1::VARCHAR[])) RETURNING message_id`, [ids]);
+          await this.writer.run(`DELETE FROM ${s.partsTable} WHERE message_id IN (SELECT unnest($1::VARCHAR[]))`, [ids]);
+          await this.writer.run('COMMIT');
+          return r.getRows().length;
+        } catch (err) {
+          await this.writer.run('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
       } catch (err) {
         throw classify(err, 'delete');
       }
@@ -983,8 +1032,8 @@ export class DuckDBWarehouse implements Warehouse {
       `SELECT message_id FROM ${s.dlTable}` +
       (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
       ` ORDER BY publish_time DESC, message_id DESC LIMIT ${p(BigInt(q.limit))}`;
-    const sql = `SELECT ${DL_SELECT} FROM ${s.dlTable} WHERE message_id IN (${page}) ORDER BY publish_time DESC, message_id DESC`;
-    const rows = await this.read(sql, params);
+    const sql = `SELECT ${DL_COLUMN_LIST} FROM ${s.dlTable} WHERE message_id IN (${page}) ORDER BY publish_time DESC, message_id DESC`;
+    const rows = await this.readDeadLetters(s, sql, params, 0, 6);
     return rows.map((r) => deadLetterRow(r));
   }
 
@@ -1021,6 +1070,14 @@ export class DuckDBWarehouse implements Warehouse {
     this.readers.closeAll();
     this.instance.closeSync();
   }
+}
+
+/** (Re)creates the in-memory stages of a stream's dead letters and of their payload parts, empty. */
+function stageSql(stream: string, dlTable: string, partsTable: string): string[] {
+  return [
+    `CREATE OR REPLACE TEMP TABLE ${ident(`stage_${stream}_dead_letters`)} AS SELECT ${DL_COLUMN_LIST} FROM ${dlTable} LIMIT 0`,
+    `CREATE OR REPLACE TEMP TABLE ${ident(`stage_${stream}_dead_letter_parts`)} AS SELECT * FROM ${partsTable} LIMIT 0`,
+  ];
 }
 
 /** The JSON document of a batch's rows: an array of objects with the members of `insertSql`. */
