@@ -73,7 +73,7 @@ export const DEAD_LETTER_REASONS = {
   SCHEMA_VIOLATION: 'A field is missing, null where required, or of the wrong type; `field_path` names it and `detail` says what was expected.',
   UNKNOWN_FIELD: 'The message has a field the stream does not define and the stream rejects unknown fields.',
   MESSAGE_TOO_LARGE: 'The payload is larger than the stream\'s maximum message size.',
-  WAREHOUSE_REJECTED: 'The warehouse refused the row although it passed validation (for example a value out of the engine\'s range); `detail` has the engine\'s message.',
+  WAREHOUSE_REJECTED: 'The warehouse refused the row although it passed validation (for example a value out of the engine\'s range, or, embedded, a string value over 200 KiB); `detail` has the engine\'s message.',
 } as const;
 
 /** A dead-letter reason code; see {@link DEAD_LETTER_REASONS}. */

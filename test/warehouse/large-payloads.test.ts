@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DeadLetter } from '../../src/core/message.js';
 import { parseStreamDefinition } from '../../src/core/schema.js';
+import { Ingest } from '../../src/ingest/ingest.js';
 import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
 
 const STREAM = parseStreamDefinition({ name: 'big', fields: [{ name: 'v', type: 'INT64' }] }, 'big');
@@ -106,6 +107,32 @@ describe('large dead-letter payloads (DuckDB)', () => {
       await w.write(STREAM, { rows: [], deadLetters: [deadLetter(209)], ingestTime: BigInt(Date.now()) * 1000n });
       const replaced = await w.getDeadLetter(STREAM, 'big-209');
       assert.ok(Buffer.from(replaced!.payload_base64 as string, 'base64').equals(payload(209)), 'parts replaced, not added');
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('refuses a row value over 200 KiB (DuckDB cannot checkpoint such values): that message is dead-lettered whole, its batch-mates stored', async () => {
+    const notes = parseStreamDefinition({ name: 'notes', fields: [{ name: 'title', type: 'STRING' }, { name: 'tags', type: 'STRING', mode: 'REPEATED' }] }, 'notes');
+    const w = await DuckDBWarehouse.open({ path: join(dir, 'notes.duckdb'), memoryLimit: '128MB', threads: 1 });
+    try {
+      await w.init([notes]);
+      const ingest = new Ingest({ warehouse: w, options: { batchMaxRows: 1000, batchLingerMs: 5, maxMessageBytes: 1024 * 1024, writeRetryMs: 1000 } });
+      const text = (bytes: number) => 'x'.repeat(bytes);
+      const messages = [
+        { title: 'small', tags: ['a'] },
+        { title: text(200 * 1024), tags: [] },
+        { title: 'in a list', tags: ['b', text(300 * 1024)] },
+        { title: text(300 * 1024), tags: [] },
+      ].map((m, i) => ({ messageId: `note-${i}`, publishTime: 1_795_000_000_000_000n + BigInt(i), data: Buffer.from(JSON.stringify(m)), attributes: {}, orderingKey: null }));
+      const outcomes = await ingest.ingest(notes, messages);
+      assert.deepEqual(outcomes.map((o) => o.status), ['stored', 'stored', 'dead_lettered', 'dead_lettered']);
+      assert.match(String(outcomes[2]!.detail), /the value of "tags\[1\]" is 307200 bytes, over the embedded warehouse's limit of 204800 bytes per value/);
+      assert.match(String(outcomes[3]!.detail), /the value of "title" is 307200 bytes/);
+      assert.equal(((await w.getRow(notes, 'note-1'))?.title as string).length, 200 * 1024);
+      const dead = await w.getDeadLetter(notes, 'note-3');
+      assert.equal(dead?.reason, 'WAREHOUSE_REJECTED');
+      assert.ok(Buffer.from(dead!.payload_base64 as string, 'base64').equals(messages[3]!.data), 'the payload is kept whole');
     } finally {
       await w.close();
     }

@@ -33,6 +33,7 @@ import type {
 import { WarehouseError } from '../../core/ports.js';
 import { ENVELOPE_FIELDS, type FieldDef, type StreamDef } from '../../core/schema.js';
 import { formatTimestamp } from '../../core/time.js';
+import type { StoredValue } from '../../core/validate.js';
 import { IndexMemoryBudget, isOutOfMemory, type MemoryStatus, parseByteSize } from './memory.js';
 import { EMPTY_WATERMARK, INTERNAL_SCHEMA, MinuteRollup, STATE_TABLE } from './rollup.js';
 import { columnSql, type DocumentColumn, documentColumn, fieldExpr, ident, type ResultReader, resultReader, scalarToDuckDB, sqlString } from './types.js';
@@ -585,6 +586,21 @@ export class DuckDBWarehouse implements Warehouse {
 
   write(def: StreamDef, stamped: WriteBatch): Promise<WriteResult> {
     const s = this.compiled(def);
+    // A value too large for DuckDB to checkpoint is refused before it is written (permanently:
+    // ingest then isolates its row, which becomes a WAREHOUSE_REJECTED dead letter, payload kept).
+    for (const row of stamped.rows) {
+      // No value of a row is longer than its payload, so most rows need no look.
+      if (row.payload.byteLength <= MAX_VALUE_BYTES) continue;
+      const big = oversizedValue(row.values, '');
+      if (big) {
+        return Promise.reject(
+          new WarehouseError(
+            `the value of "${big.path}" is ${big.bytes} bytes, over the embedded warehouse's limit of ${MAX_VALUE_BYTES} bytes per value (DuckDB 1.5 cannot checkpoint larger values within its memory limit; see docs/reliability.md)`,
+            false,
+          ),
+        );
+      }
+    }
     return this.writeLock.run(async () => {
       if (this.closed) throw new WarehouseError('the warehouse is closed', true);
       // A clock that stepped back must not stamp rows below a rollup's watermark (they would be
@@ -1070,6 +1086,39 @@ export class DuckDBWarehouse implements Warehouse {
     this.readers.closeAll();
     this.instance.closeSync();
   }
+}
+
+/**
+ * Largest string value (UTF-8 bytes) a row may hold. DuckDB 1.5 stores a value larger than its
+ * 256 KiB block in blocks of its own and keeps all of a row group's such blocks pinned while it
+ * checkpoints it: rows with 300 KiB strings made a checkpoint fail once they added up to the
+ * memory limit (256MB: after 245 MB), which invalidated the database until a restart; rows with
+ * 200 KiB strings went on to 606 MB (docs/reliability.md).
+ */
+const MAX_VALUE_BYTES = 200 * 1024;
+
+/** The first string in `v` longer than MAX_VALUE_BYTES, with its path (`field.sub[2]`). */
+function oversizedValue(v: StoredValue, path: string): { path: string; bytes: number } | undefined {
+  if (typeof v === 'string') {
+    // Fewer than MAX/3 UTF-16 units cannot make MAX bytes.
+    if (v.length * 3 <= MAX_VALUE_BYTES) return undefined;
+    const bytes = Buffer.byteLength(v);
+    return bytes > MAX_VALUE_BYTES ? { path: path || 'the row', bytes } : undefined;
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const found = oversizedValue(v[i]!, `${path}[${i}]`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (v !== null && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      const found = oversizedValue(x, path ? `${path}.${k}` : k);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 /** (Re)creates the in-memory stages of a stream's dead letters and of their payload parts, empty. */
