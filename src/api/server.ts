@@ -36,6 +36,13 @@ export interface RunningServer {
 }
 
 /** Starts the runtime the configuration selects (embedded or gcp) + API listening on the configured host and port. */
+/**
+ * Connections the kernel queues for accept() (capped by net.core.somaxconn). Node's default, 511,
+ * is less than the 1000 requests in flight Cloud Run allows an instance, all of which may
+ * connect at once.
+ */
+const LISTEN_BACKLOG = 4096;
+
 export async function startServer(config: Config, options: { logger?: boolean } = {}): Promise<RunningServer> {
   const logger = options.logger === false ? false : loggerOptions(config);
   // Refuse an exposed, unauthenticated server before opening anything.
@@ -59,7 +66,7 @@ export async function startServer(config: Config, options: { logger?: boolean } 
   });
   try {
     app = await buildApp({ ...runtime, keys, metrics, logger });
-    await app.listen({ host: config.host, port: config.port });
+    await app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });
   } catch (err) {
     await app?.close();
     await runtime.close();
