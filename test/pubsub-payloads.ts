@@ -1,7 +1,9 @@
 /**
  * Real Pub/Sub delivery payloads, as Eventarc and push subscriptions send them, for tests that
- * POST them to the Functions Framework server.
+ * POST them to the Functions Framework server (and for the wire module's unit tests). They are
+ * typed by the documented wire types of `src/core/pubsub-wire.ts`.
  */
+import { type BinaryCloudEventHeaders, MESSAGE_PUBLISHED_TYPE, type MessagePublishedCloudEvent, type PubsubMessageJson, type PushBody } from '../src/core/pubsub-wire.js';
 
 export interface WireMessage {
   id: string;
@@ -14,9 +16,8 @@ export interface WireMessage {
   publishTime?: string;
 }
 
-const CE_TYPE = 'google.cloud.pubsub.topic.v1.messagePublished';
-
-function pubsubMessageJson(m: WireMessage): Record<string, unknown> {
+/** The message as Pub/Sub's REST JSON, with Eventarc's snake_case repeats of the id and time. */
+export function pubsubMessageJson(m: WireMessage): PubsubMessageJson {
   const bytes = m.data instanceof Uint8Array ? m.data : m.data === undefined ? undefined : Buffer.from(JSON.stringify(m.data));
   const publishTime = m.publishTime ?? new Date().toISOString();
   return {
@@ -39,11 +40,11 @@ export interface WireRequest {
 
 /** CloudEvent in structured content mode (`application/cloudevents+json`). */
 export function structuredCloudEvent(project: string, topic: string, m: WireMessage, subscription = `projects/${project}/subscriptions/eventarc-${topic}`): WireRequest {
-  const event = {
+  const event: MessagePublishedCloudEvent = {
     specversion: '1.0',
     id: m.id,
     source: `//pubsub.googleapis.com/projects/${project}/topics/${topic}`,
-    type: CE_TYPE,
+    type: MESSAGE_PUBLISHED_TYPE,
     time: m.publishTime ?? new Date().toISOString(),
     datacontenttype: 'application/json',
     data: { message: pubsubMessageJson(m), subscription },
@@ -60,9 +61,9 @@ export function binaryCloudEvent(project: string, topic: string, m: WireMessage,
       'ce-specversion': '1.0',
       'ce-id': m.id,
       'ce-source': `//pubsub.googleapis.com/projects/${project}/topics/${topic}`,
-      'ce-type': CE_TYPE,
+      'ce-type': MESSAGE_PUBLISHED_TYPE,
       'ce-time': m.publishTime ?? new Date().toISOString(),
-    },
+    } satisfies BinaryCloudEventHeaders,
     body: JSON.stringify({ message: pubsubMessageJson(m), subscription }),
   };
 }
@@ -75,7 +76,7 @@ export function legacyPush(project: string, topic: string, m: WireMessage, subsc
   return {
     path: `/projects/${project}/topics/${topic}`,
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ message: pubsubMessageJson(m), subscription, ...(deliveryAttempt !== undefined ? { deliveryAttempt } : {}) }),
+    body: JSON.stringify({ message: pubsubMessageJson(m), subscription, ...(deliveryAttempt !== undefined ? { deliveryAttempt } : {}) } satisfies PushBody),
   };
 }
 

@@ -2,7 +2,8 @@
  * The bodies `POST /v1/streams/{stream}/messages` accepts, turned into messages for the topic.
  *
  * - `application/json`, Pub/Sub's publish shape: `{"messages": [{"data": "<base64>",
- *   "attributes": {...}, "orderingKey": "...", "messageId": "..."}]}`.
+ *   "attributes": {...}, "orderingKey": "...", "messageId": "..."}]}` (`PublishRequestBody`,
+ *   documented field by field in `src/core/pubsub-wire.ts`).
  * - `application/json`, plain: one JSON object (one message) or an array of objects.
  * - `application/x-ndjson`: one JSON message per line.
  *
@@ -13,18 +14,14 @@
 import { TributaryError } from '../core/errors.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan, parseJson, stringifyJson } from '../core/json.js';
 import type { PublishMessage } from '../core/ports.js';
+import { decodeData, MAX_MESSAGE_ID_LENGTH, PUBLISH_MESSAGE_FIELDS, PUBSUB_LIMITS } from '../core/pubsub-wire.js';
 
 /** Request limits (from the configuration), following Pub/Sub's. */
 export interface PublishLimits {
   readonly maxMessagesPerRequest: number;
 }
 
-const MAX_ATTRIBUTES = 100;
-const MAX_ATTRIBUTE_KEY_BYTES = 256;
-const MAX_ATTRIBUTE_VALUE_BYTES = 1024;
-const MAX_ORDERING_KEY_BYTES = 1024;
-const MAX_MESSAGE_ID_LENGTH = 256;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
+const { maxAttributes: MAX_ATTRIBUTES, maxAttributeKeyBytes: MAX_ATTRIBUTE_KEY_BYTES, maxAttributeValueBytes: MAX_ATTRIBUTE_VALUE_BYTES, maxOrderingKeyBytes: MAX_ORDERING_KEY_BYTES } = PUBSUB_LIMITS;
 
 function invalid(message: string, details: Record<string, unknown> = {}): TributaryError {
   return new TributaryError('INVALID_REQUEST', message, details);
@@ -32,11 +29,6 @@ function invalid(message: string, details: Record<string, unknown> = {}): Tribut
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Decodes standard base64 strictly (padding optional); undefined when it is not base64. */
-export function decodeBase64(text: string): Uint8Array | undefined {
-  return BASE64.test(text) ? Buffer.from(text, 'base64') : undefined;
 }
 
 function parseAttributes(v: unknown, at: string): Record<string, string> {
@@ -61,18 +53,15 @@ function parsePubSubMessage(m: unknown, i: number): PublishMessage {
   const at = `messages[${i}]`;
   if (!isObject(m)) throw invalid(`${at}: must be an object with data (base64) and optional attributes, orderingKey, messageId`);
   for (const k of Object.keys(m)) {
-    if (!['data', 'attributes', 'orderingKey', 'messageId'].includes(k)) throw invalid(`${at}.${k}: unknown property (allowed: data, attributes, orderingKey, messageId)`);
+    if (!(PUBLISH_MESSAGE_FIELDS as readonly string[]).includes(k)) throw invalid(`${at}.${k}: unknown property (allowed: ${PUBLISH_MESSAGE_FIELDS.join(', ')})`);
   }
   const attributes = parseAttributes(m.attributes, at);
   const out: { -readonly [K in keyof PublishMessage]: PublishMessage[K] } = { data: new Uint8Array(), attributes };
   if (m.data !== undefined && m.data !== null) {
     if (typeof m.data !== 'string') throw invalid(`${at}.data: must be a base64 string`);
-    const bytes = decodeBase64(m.data);
-    if (bytes) out.data = bytes;
-    else {
-      out.data = Buffer.from(m.data, 'utf8');
-      out.undecodable = 'the data field is not valid base64';
-    }
+    const decoded = decodeData(m.data);
+    out.data = decoded.data;
+    if (decoded.undecodable !== undefined) out.undecodable = decoded.undecodable;
   }
   if (m.orderingKey !== undefined && m.orderingKey !== null && m.orderingKey !== '') {
     if (typeof m.orderingKey !== 'string' || Buffer.byteLength(m.orderingKey) > MAX_ORDERING_KEY_BYTES) throw invalid(`${at}.orderingKey: must be a string of at most ${MAX_ORDERING_KEY_BYTES} bytes`);

@@ -18,9 +18,10 @@
  */
 import * as functions from '@google-cloud/functions-framework';
 import { ERROR_CODES, TributaryError } from '../core/errors.js';
+import { type Delivery, readDelivery, readPushBody } from '../core/pubsub-wire.js';
 import type { StreamRegistry } from '../core/schema.js';
 import type { Ingest } from './ingest.js';
-import { type Delivery, readDelivery, readPushBody, resolveStream } from './pubsub-message.js';
+import { resolveStream } from './resolve-stream.js';
 
 /** What the handler needs; built once per instance. */
 export interface FunctionDeps {

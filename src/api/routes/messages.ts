@@ -1,10 +1,19 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { TributaryError } from '../../core/errors.js';
 import type { PublishMessage } from '../../core/ports.js';
+import type { PublishRequestMessage } from '../../core/pubsub-wire.js';
 import { parseJsonPublishBody, parseNdjsonPublishBody } from '../publish.js';
 import { errorResponses, publishResultSchema, streamParams } from '../schemas.js';
 
-/** The JSON publish body, for the OpenAPI description (parsed by hand, losslessly). */
+/** The properties of a Pub/Sub-shaped message, one per field of the wire type (checked by the compiler). */
+const publishMessageProperties = {
+  data: { type: 'string', description: 'Base64 payload.' },
+  attributes: { type: 'object', additionalProperties: { type: 'string' } },
+  orderingKey: { type: 'string' },
+  messageId: { type: 'string' },
+} satisfies Record<keyof PublishRequestMessage, unknown>;
+
+/** The JSON publish body, for the OpenAPI description (parsed by hand, losslessly, in `../publish.ts`). */
 const publishJsonBody = {
   oneOf: [
     {
@@ -15,12 +24,7 @@ const publishJsonBody = {
           type: 'array',
           items: {
             type: 'object',
-            properties: {
-              data: { type: 'string', description: 'Base64 payload.' },
-              attributes: { type: 'object', additionalProperties: { type: 'string' } },
-              orderingKey: { type: 'string' },
-              messageId: { type: 'string' },
-            },
+            properties: publishMessageProperties,
           },
         },
       },

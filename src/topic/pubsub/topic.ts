@@ -2,9 +2,8 @@ import { PubSub, type Topic as PubSubTopicHandle } from '@google-cloud/pubsub';
 import { OAuth2Client } from 'google-auth-library';
 import { TributaryError } from '../../core/errors.js';
 import type { PublishMessage, PublishOutcome, Topic } from '../../core/ports.js';
+import { attributesForPublish } from '../../core/pubsub-wire.js';
 import type { StreamDef } from '../../core/schema.js';
-import { MESSAGE_ID_ATTRIBUTE, UNDECODABLE_ATTRIBUTE } from '../../ingest/pubsub-message.js';
-
 
 /** Settings of the Pub/Sub topic adapter. */
 export interface PubSubTopicOptions {
@@ -33,7 +32,8 @@ export function createPubSubClient(options: { projectId: string; emulatorHost?: 
  * same ordering key are delivered in order. `publish` resolves once Pub/Sub has accepted every
  * message (status `accepted`); ingest stores them asynchronously. A publisher-chosen messageId
  * travels as the `tributary-message-id` attribute and stays the idempotency key (and the
- * returned ID); otherwise Pub/Sub's message ID is.
+ * returned ID); otherwise Pub/Sub's message ID is. Data the HTTP API could not base64-decode
+ * travels as is, flagged by the `tributary-undecodable` attribute (see `src/core/pubsub-wire.ts`).
  */
 export class PubSubTopic implements Topic {
   readonly kind = 'pubsub';
@@ -64,12 +64,7 @@ export class PubSubTopic implements Topic {
   async publish(stream: StreamDef, messages: readonly PublishMessage[]): Promise<PublishOutcome[]> {
     const topic = this.handle(stream);
     const results = await Promise.allSettled(
-      messages.map((m) => {
-        const attributes: Record<string, string> = { ...(m.attributes ?? {}) };
-        if (m.undecodable !== undefined) attributes[UNDECODABLE_ATTRIBUTE] = m.undecodable;
-        if (m.messageId !== undefined) attributes[MESSAGE_ID_ATTRIBUTE] = m.messageId;
-        return topic.publishMessage({ data: Buffer.from(m.data), attributes, ...(m.orderingKey ? { orderingKey: m.orderingKey } : {}) });
-      }),
+      messages.map((m) => topic.publishMessage({ data: Buffer.from(m.data), attributes: attributesForPublish(m), ...(m.orderingKey ? { orderingKey: m.orderingKey } : {}) })),
     );
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) {

@@ -1,8 +1,9 @@
 import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
+import { TributaryError } from '../../core/errors.js';
 import type { InboundMessage } from '../../core/message.js';
+import { parsePublishTime, toInboundMessage } from '../../core/pubsub-wire.js';
 import type { StreamRegistry } from '../../core/schema.js';
 import type { Ingest } from '../../ingest/ingest.js';
-import { decodePubSubMessage } from '../../ingest/pubsub-message.js';
 
 /** Settings of the pull worker. */
 export interface PullWorkerOptions {
@@ -22,15 +23,15 @@ export interface PullWorker {
   close(): Promise<void>;
 }
 
-/** A pulled message as ingest's InboundMessage (same decoding as push deliveries). */
+/**
+ * A pulled message as ingest's InboundMessage: the client library hands the payload as bytes,
+ * passed through as is; Tributary's attributes are read as for push deliveries.
+ */
 export function inboundFromPulled(m: Message): InboundMessage {
-  return decodePubSubMessage({
-    messageId: m.id,
-    publishTime: m.publishTime.toISOString(),
-    attributes: m.attributes,
-    orderingKey: m.orderingKey,
-    data: m.data.toString('base64'),
-  });
+  const text = m.publishTime.toISOString();
+  const publishTime = parsePublishTime(text);
+  if (publishTime === null) throw new TributaryError('INVALID_REQUEST', `not a Pub/Sub message: publishTime is not RFC 3339: ${JSON.stringify(text)}`);
+  return toInboundMessage({ messageId: m.id, publishTime, data: m.data, attributes: m.attributes, orderingKey: m.orderingKey });
 }
 
 /**
