@@ -22,7 +22,8 @@
  * is on disk when COMMIT returns), not the validation Tributary does: this is what DuckDB can do
  * with these rows, not a competitor.
  *
- * Usage: node dist/bench/bulk.js [rows]   (prints rows/s; bench/ingest.ts imports `nativeBulkRate`)
+ * Usage: node dist/bench/bulk.js [rows] [--breakdown]   (prints rows/s; bench/ingest.ts imports
+ * `nativeBulkRate`)
  */
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
@@ -60,12 +61,20 @@ export interface BulkResult {
 }
 
 /**
- * Rows/s of one native bulk load of `ndjson` (written by {@link writeNdjson}) into a fresh
- * `<dir>/bulk-<run>.duckdb`.
+ * What the load writes into: `same` (the baseline: the warehouse's table, envelope and index);
+ * for the breakdown of the CLI only, `no-index` (the same DDL without its PRIMARY KEY) and
+ * `inferred` (the user fields only, in a table of the types `read_json` infers, no index: the
+ * measurement of issue 18).
  */
-export async function nativeBulkRate(dir: string, run: number, ndjson: string): Promise<BulkResult> {
+export type BulkTarget = 'same' | 'no-index' | 'inferred';
+
+/**
+ * Rows/s of one native bulk load of `ndjson` (written by {@link writeNdjson}) into a fresh
+ * `<dir>/bulk-<target>-<run>.duckdb`.
+ */
+export async function nativeBulkRate(dir: string, run: number, ndjson: string, target: BulkTarget = 'same'): Promise<BulkResult> {
   const stream = (await loadStreams(join(ROOT, 'streams'))).get('sensor_readings');
-  const path = join(dir, `bulk-${run}.duckdb`);
+  const path = join(dir, `bulk-${target}-${run}.duckdb`);
   const w = await DuckDBWarehouse.open({ path });
   await w.init([stream]);
   await w.close();
@@ -74,6 +83,12 @@ export async function nativeBulkRate(dir: string, run: number, ndjson: string): 
   try {
     await c.run(`ATTACH ${sqlString(path)} AS bulk (ROW_GROUP_SIZE ${DEFAULT_ROW_GROUP_SIZE})`);
     await c.run('USE bulk');
+    if (target !== 'same') {
+      const [[ddl]] = (await c.runAndReadAll("SELECT sql FROM duckdb_tables() WHERE database_name = 'bulk' AND table_name = 'sensor_readings'")).getRows() as [[string]];
+      await c.run('DROP TABLE sensor_readings');
+      if (target === 'no-index') await c.run(ddl.replace(' PRIMARY KEY', ''));
+      else await c.run(`CREATE TABLE sensor_readings AS SELECT * FROM read_json(${sqlString(ndjson)}) LIMIT 0`);
+    }
     const columns = stream.fields.map((f) => `${sqlString(f.name)}: ${sqlString(columnSql(f))}`).join(', ');
     // REPEATED fields absent from a message are stored as [] by the warehouse, not NULL.
     const user = stream.fields.map((f) => (f.mode === 'REPEATED' ? `coalesce(${ident(f.name)}, []) AS ${ident(f.name)}` : ident(f.name)));
@@ -85,9 +100,10 @@ export async function nativeBulkRate(dir: string, run: number, ndjson: string): 
       `make_timestamp(${base}::BIGINT) AS ingest_time, '{}'::JSON AS attributes, NULL::VARCHAR AS ordering_key, ` +
       `${user.join(', ')} ` +
       `FROM read_json(${sqlString(ndjson)}, format = 'newline_delimited', columns = {${columns}})`;
+    const inferred = `INSERT INTO sensor_readings SELECT * FROM read_json(${sqlString(ndjson)})`;
     const started = performance.now();
     await c.run('BEGIN');
-    const r = await c.run(sql);
+    const r = await c.run(target === 'inferred' ? inferred : sql);
     await c.run('COMMIT');
     const seconds = (performance.now() - started) / 1000;
     const rows = Number(r.rowsChanged);
@@ -99,13 +115,17 @@ export async function nativeBulkRate(dir: string, run: number, ndjson: string): 
 }
 
 if (process.argv[1]?.endsWith('bulk.js')) {
-  const rows = Number(process.argv[2] ?? 200_000);
+  const rows = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 200_000);
   const { dir, cleanup } = await tempDir();
   try {
     const file = join(dir, 'msgs.ndjson');
     const bytes = await writeNdjson(file, rows);
-    const r = await nativeBulkRate(dir, 0, file);
-    process.stdout.write(`native bulk load: ${fmt(r.rows)} rows (${fmt(bytes / 1e6, 1)} MB NDJSON) in ${fmt(r.seconds, 2)} s = ${fmt(r.rowsPerSecond)} rows/s\n`);
+    // --breakdown: also without the index, and as issue 18 measured it (inferred types, user fields only).
+    const targets: BulkTarget[] = process.argv.includes('--breakdown') ? ['same', 'no-index', 'inferred'] : ['same'];
+    for (const target of targets) {
+      const r = await nativeBulkRate(dir, 0, file, target);
+      process.stdout.write(`native bulk load (${target}): ${fmt(r.rows)} rows (${fmt(bytes / 1e6, 1)} MB NDJSON) in ${fmt(r.seconds, 2)} s = ${fmt(r.rowsPerSecond)} rows/s\n`);
+    }
   } finally {
     await cleanup();
   }
