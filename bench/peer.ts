@@ -48,7 +48,7 @@ const HOUR_AGO = new Date(END_MS - 3_600_000).toISOString();
 const DAY_RANGE = `from=${encodeURIComponent(new Date(END_MS - 86_400_000).toISOString())}&to=${encodeURIComponent(new Date(END_MS).toISOString())}`;
 
 /** Gross-regression floors (short profile), far below the ratios measured (docs/performance.md). */
-const FLOORS = { batched: 20, single64: 8, single1000: 20, rows: 0.35, aggregate: 0.35 };
+const FLOORS = { batched: 20, single64: 8, single1000: 10, rows: 0.35, aggregate: 0.35 };
 
 // ---- the peer process ------------------------------------------------------------------------
 
