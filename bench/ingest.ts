@@ -2,7 +2,9 @@
  * Ingest benchmarks of the embedded default, each against a baseline measured in the same run:
  *
  * 1. durable ingest through batched HTTP publish (1,000 messages per request), against the raw
- *    DuckDB Appender rate for the same rows (typed values appended to the same table, one flush);
+ *    DuckDB Appender rate for the same rows (typed values appended to the same table, one flush)
+ *    and against the engine's own limit, DuckDB's native bulk load of the same messages
+ *    (`read_json` of them as NDJSON into the same table, one transaction; bench/bulk.ts);
  * 2. durable ingest of one message per request (the Pub/Sub push shape) with 64 and with 1000
  *    requests in flight, against a bare Fastify route that answers a fixed body;
  * 3. publish → queryable latency at half of the rate found in (2). The publish answer comes
@@ -22,12 +24,15 @@ import { DuckDBWarehouse } from '../src/warehouse/duckdb/warehouse.js';
 import { columnWriter } from '../src/warehouse/duckdb/types.js';
 import { type ChildServer, demoMessage, exitOnRegressions, fmt, gate, median, percentile, profile, report, ROOT, startChild, startTributary, tempDir } from './lib.js';
 import { fixedRate } from './load.js';
+import { nativeBulkRate, writeNdjson } from './bulk.js';
 
 const P = profile();
 const RUNS = P === 'full' ? 3 : 1;
 const APPENDER_ROWS = P === 'full' ? 1_000_000 : 200_000;
 const BATCHED_SECONDS = P === 'full' ? 120 : 10;
 const SINGLE_SECONDS = P === 'full' ? 20 : 5;
+/** Gross-regression floor of batched ingest / native bulk load: it measured 0.29 to 0.44 (short, 2026-12-03). */
+const BULK_FLOOR = 0.1;
 
 /** Raw Appender rows/s: the same rows, pre-validated, appended to a table like ours, one flush. */
 async function rawAppenderRate(dir: string, run: number): Promise<number> {
@@ -118,10 +123,14 @@ async function main(): Promise<void> {
   try {
     // 1. Batched durable ingest vs the raw Appender.
     const raw: number[] = [];
+    const bulk: number[] = [];
     const batched: number[] = [];
     let peak = 0;
+    const ndjson = join(dir, 'msgs.ndjson');
+    const ndjsonBytes = await writeNdjson(ndjson, APPENDER_ROWS);
     for (let r = 0; r < RUNS; r++) {
       raw.push(await rawAppenderRate(dir, r));
+      bulk.push((await nativeBulkRate(dir, r, ndjson)).rowsPerSecond);
       const server = await startTributary(join(dir, `batched-${r}`));
       try {
         batched.push(await batchedHttpRate(server, BATCHED_SECONDS));
@@ -135,6 +144,9 @@ async function main(): Promise<void> {
     report(`durable ingest, HTTP 1,000 msgs/request, ${BATCHED_SECONDS}s (rows/s)`, fmt(median(batched)), `peak RSS ${fmt(peak)} MiB`);
     report('  ratio to raw Appender (target >= 0.50)', fmt(median(batched) / median(raw), 2));
     gate('batched ingest / raw Appender', median(batched) / median(raw), 0.3);
+    report('baseline: native bulk load, read_json, same msgs (rows/s)', fmt(median(bulk)), `${fmt(APPENDER_ROWS)} msgs, ${fmt(ndjsonBytes / 1e6, 1)} MB NDJSON; same DDL + index + file settings, 1 transaction`);
+    report('  ratio to native bulk load (target >= 0.50)', fmt(median(batched) / median(bulk), 2));
+    gate('batched ingest / native bulk load', median(batched) / median(bulk), BULK_FLOOR);
 
     // 2. One message per request vs a bare Fastify route, at two levels of concurrency.
     let single1000 = 0;

@@ -29,6 +29,8 @@ const PUBLISH_RATE = 100;
 const MESSAGES_PER_REQUEST = 50;
 const READ_RATE = 50;
 const STREAM = '/v1/streams/sensor_readings';
+/** The least reads-alone p99 the gate on the read p99 ratio counts with (ms). */
+const READ_P99_FLOOR_MS = 20;
 
 /** Distinct publish bodies (the server assigns message IDs, so reusing a body is not a duplicate). */
 const BODIES = Array.from({ length: 64 }, (_, b) =>
@@ -106,8 +108,13 @@ async function main(): Promise<void> {
     report(`  achieved ingest (msg/s stored, of ${fmt(PUBLISH_RATE * MESSAGES_PER_REQUEST)} offered)`, fmt(rate), `peak RSS ${fmt(Math.max(...runs.map((r) => r.peak)))} MiB`);
     report('  errors (publish + reads) / lost (acknowledged, not stored)', `${errors} / ${lost}`, `${fmt(runs.reduce((n, r) => n + r.acked, 0))} acknowledged, ${fmt(runs.reduce((n, r) => n + r.found, 0))} in the table${firstError ? `; first error: ${firstError}` : ''}`);
     if (P === 'short') {
-      // The read p99 ratio is not gated: it measured 0.005 to 0.044 (reads queue behind ingest;
-      // the target is missed) and swings with the machine's load, so any floor would be noise.
+      // The read p99 ratio is gated for dreadful values only: it measured 0.005 to 0.044 before
+      // 2026-12-03 (reads queue behind ingest; the target is missed) and swings with the
+      // machine's load. The reads-alone p99 counts as at least READ_P99_FLOOR_MS, so a quiet
+      // machine's tiny baseline does not make an ordinary stall fail: the gate fails only when
+      // the p99 during ingest exceeds 500 times that, 10 s or more (reads frozen for about the
+      // whole run; a loaded 2-core machine measured 4.3 s once, with 363 ms alone).
+      gate('mixed: read p99 alone (>= 20 ms) / during ingest', Math.max(baseP99, READ_P99_FLOOR_MS) / readP99, 0.002);
       gate('mixed: no errors', errors === 0 ? 1 : 0, 1);
       gate('mixed: achieved / offered msg/s', rate / (PUBLISH_RATE * MESSAGES_PER_REQUEST), 0.33);
       // Loss is never noise: any acknowledged row missing fails.

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT } from './lib.js';
 
-const ALL = ['ingest', 'reads', 'function', 'aggregate', 'mixed'];
+const ALL = ['ingest', 'reads', 'function', 'aggregate', 'mixed', 'peer'];
 const names = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const unknown = names.filter((n) => !ALL.includes(n));
 if (unknown.length > 0) {
