@@ -1,14 +1,15 @@
 /** Each class of bad input lands in the dead-letter table with its code; batch-mates are stored. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { getJson, postJson, publish, reading, startTestServer } from '../helpers.js';
+import { after, before, it } from 'node:test';
+import { getJson, postJson, publish, reading } from '../helpers.js';
+import { type EngineServer, forEachEngine, itSentBoundedQueries, startEngineServer } from './engines.js';
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
+type Server = EngineServer;
 
-describe('dead letters', () => {
+forEachEngine('dead letters', (engine) => {
   let server: Server;
   before(async () => {
-    server = await startTestServer();
+    server = await startEngineServer(engine);
   });
   after(async () => {
     await server.stop();
@@ -107,4 +108,6 @@ describe('dead letters', () => {
     assert.equal(seen.length, 25);
     assert.equal(new Set(seen).size, 25);
   });
+
+  itSentBoundedQueries(engine, () => server);
 });

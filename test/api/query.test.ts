@@ -4,10 +4,11 @@
  * every output format parsed back and compared with the JSON answer.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { getJson, publish, startTestServer } from '../helpers.js';
+import { after, before, it } from 'node:test';
+import { getJson, publish } from '../helpers.js';
+import { type EngineServer, forEachEngine, itSentBoundedQueries, startEngineServer } from './engines.js';
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
+type Server = EngineServer;
 type Msg = Record<string, any>;
 
 const N = 60;
@@ -78,13 +79,13 @@ function micros(ts: string): bigint {
   return BigInt(Date.parse(`${m[1]}Z`)) * 1000n + BigInt(m[2]!);
 }
 
-describe('read API: filters, fields, aggregates, stats, formats', () => {
+forEachEngine('read API: filters, fields, aggregates, stats, formats', (engine) => {
   let server: Server;
   let stored: Msg[] = [];
   const api = (path: string) => getJson(`${server.url}/v1/streams/sensor_readings${path}`);
 
   before(async () => {
-    server = await startTestServer();
+    server = await startEngineServer(engine);
     const res = await publish(server.url, 'sensor_readings', MESSAGES.map((m) => ({ data: m.data, messageId: m.id, ...(m.attributes ? { attributes: m.attributes } : {}) })));
     assert.equal(res.body.counts.stored, N, JSON.stringify(res.body.results.filter((r: { status: string }) => r.status !== 'stored')));
     stored = (await api('/rows?limit=1000&order=asc')).body.rows;
@@ -339,4 +340,6 @@ describe('read API: filters, fields, aggregates, stats, formats', () => {
     assert.equal(raw.encoding, 'gzip');
     assert.equal(gunzipSync(raw.body).toString().trimEnd().split('\n').length, 50);
   });
+
+  itSentBoundedQueries(engine, () => server);
 });
