@@ -81,6 +81,14 @@ forEachEngine('dead letters', (engine) => {
     assert.deepEqual(byReason.body.deadLetters.map((d: { message_id: string }) => d.message_id), ['unknown-field']);
     const detail = await getJson(`${server.url}/v1/streams/sensor_readings`);
     assert.equal(detail.body.deadLetterCount, Object.keys(expect).length);
+    const stats = await getJson(`${server.url}/v1/streams/sensor_readings/stats?window=1h`);
+    assert.equal(stats.status, 200, JSON.stringify(stats.body));
+    assert.equal(stats.body.window.rowCount, 2);
+    assert.deepEqual(stats.body.window.deadLettersByReason, { INVALID_ENCODING: 2, INVALID_JSON: 1, MESSAGE_TOO_LARGE: 1, SCHEMA_VIOLATION: 4, UNKNOWN_FIELD: 1 });
+    const older = await getJson(`${server.url}/v1/streams/sensor_readings/dead-letters?to=${encodeURIComponent(stored['bad-json'].publish_time)}`);
+    assert.deepEqual(older.body.deadLetters.map((d: { message_id: string }) => d.message_id), [], 'to is exclusive: nothing before the first dead letter');
+    const newer = await getJson(`${server.url}/v1/streams/sensor_readings/dead-letters?from=${encodeURIComponent(stored['bad-date'].publish_time)}`);
+    assert.deepEqual(newer.body.deadLetters.map((d: { message_id: string }) => d.message_id), ['too-large', 'bad-date'], 'from is inclusive, newest first');
   });
 
   it('drops unknown fields on a stream whose policy is drop, and applies its own size limit', async () => {

@@ -243,6 +243,55 @@ forEachEngine('read API: filters, fields, aggregates, stats, formats', (engine) 
     assert.equal(expected.reduce((a, b) => a + b.count, 0), N);
   });
 
+  it('aggregates with attribute and nested-field filters', async () => {
+    for (const [q, pred] of [
+      ['attributes.region=eu', (m: (typeof MESSAGES)[number]) => m.attributes?.region === 'eu'],
+      ['location.site=south-2&ok=true', (m: (typeof MESSAGES)[number]) => m.data.location?.site === 'south-2' && m.data.ok === true],
+    ] as const) {
+      const res = await api(`/aggregate?metric=count,sum:seq,max:temperature_c&${q}`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const ms = MESSAGES.filter(pred);
+      assert.ok(ms.length > 0 && ms.length < N, `${q} selects some but not all`);
+      const temps = ms.map((m) => m.data.temperature_c).filter((x): x is number => x !== null);
+      assert.deepEqual(res.body.rows, [{ count: ms.length, sum_seq: String(ms.reduce((a, m) => a + BigInt(m.data.seq), 0n)), max_temperature_c: temps.length ? Math.max(...temps) : null }], q);
+    }
+  });
+
+  it('buckets by time and groups at once: percentiles and distinct counts per bucket and group, empty ones filled', async () => {
+    // Three publishes in three consecutive seconds, into another stream (the data above stay as they are).
+    const sent: { kind: string; n: number; t: bigint }[] = [];
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 30));
+    for (let round = 0; round < 3; round++) {
+      const batch = Array.from({ length: 6 + round }, (_, i) => ({ kind: ['a', 'b', 'c'][(i + round) % (round === 1 ? 2 : 3)]!, n: (i * 7 + round * 3) % 10 }));
+      const res = await publish(server.url, 'lenient_events', batch.map((data) => ({ data })));
+      assert.equal(res.body.counts.stored, batch.length);
+      const rows = (await getJson(`${server.url}/v1/streams/lenient_events/rows?limit=100&order=asc`)).body.rows as Msg[];
+      rows.slice(sent.length).forEach((r, i) => sent.push({ kind: r.kind, n: Number(r.n), t: micros(r.publish_time) }));
+      assert.equal(sent.length, rows.length);
+      if (round < 2) await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 30));
+    }
+    const step = 1_000_000n;
+    const floor = (t: bigint) => t - (t % step);
+    const first = floor(sent[0]!.t) - step;
+    const last = floor(sent[sent.length - 1]!.t) + step;
+    const from = new Date(Number(first / 1000n)).toISOString();
+    const to = new Date(Number((last + step) / 1000n)).toISOString();
+    const res = await getJson(`${server.url}/v1/streams/lenient_events/aggregate?interval=1s&group_by=kind&metric=count,count_distinct:n,p50:n,p90:n,sum:n&from=${from}&to=${to}`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const kinds = [...new Set(sent.map((x) => x.kind))].sort();
+    const want: Msg[] = [];
+    for (let t = first; t <= last; t += step) {
+      for (const kind of kinds) {
+        const ns = sent.filter((x) => x.kind === kind && floor(x.t) === t).map((x) => x.n);
+        want.push({ time: new Date(Number(t / 1000n)).toISOString().replace('Z', '000Z'), kind, count: ns.length, count_distinct_n: new Set(ns).size, p50_n: ns.length ? quantile(ns, 0.5) : null, p90_n: ns.length ? quantile(ns, 0.9) : null, sum_n: ns.length ? String(ns.reduce((a, b) => a + b, 0)) : null });
+      }
+    }
+    assert.ok(want.filter((w) => w.count > 0).length >= 6, 'several buckets and groups have rows');
+    assert.ok(want.some((w) => w.count === 0), 'some are empty (filled)');
+    const got = (res.body.rows as Msg[]).map((r) => ({ ...r, p50_n: r.p50_n === null ? null : Math.round(r.p50_n * 1e9) / 1e9, p90_n: r.p90_n === null ? null : Math.round(r.p90_n * 1e9) / 1e9 }));
+    assert.deepEqual(got, want.map((w) => ({ ...w, p50_n: w.p50_n === null ? null : Math.round(w.p50_n * 1e9) / 1e9, p90_n: w.p90_n === null ? null : Math.round(w.p90_n * 1e9) / 1e9 })));
+  });
+
   it('rejects bad aggregates with stable codes', async () => {
     const cases: [string, string][] = [
       ['metric=avg:device_id', 'INVALID_PARAMETER'],

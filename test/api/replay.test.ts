@@ -96,6 +96,13 @@ forEachEngine('dead-letter replay', (engine) => {
     assert.deepEqual(left, ['r-3', 'r-4']);
     const rows = (await getJson(`${server.url}/v1/streams/replay_events/rows?order=asc`)).body.rows.map((r: { message_id: string }) => r.message_id).sort();
     assert.deepEqual(rows, ['r-1', 'r-2', 'r-5', 'r-ok']);
+    // Replayed dead letters leave the counts too (on a server restarted over stored data).
+    const detail = (await getJson(`${server.url}/v1/streams/replay_events`)).body;
+    assert.equal(detail.deadLetterCount, 2);
+    assert.equal(detail.rowCount, 4);
+    const stats = (await getJson(`${server.url}/v1/streams/replay_events/stats?window=1h`)).body;
+    assert.deepEqual(stats.window.deadLettersByReason, { SCHEMA_VIOLATION: 2 });
+    assert.equal(stats.window.rowCount, 4);
     assert.equal((await postJson(dl('/replay'), { reason: 'UNKNOWN_FIELD' })).body.replayed, 0);
   });
 
