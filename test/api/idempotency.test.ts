@@ -33,7 +33,12 @@ forEachEngine('idempotency on message_id', (engine) => {
     if (engineException(t, engine, 'duplicate-status')) {
       // A streaming insert cannot tell a redelivery from a new row; the emulator keeps both copies.
       assert.equal(second.body.results[0].status, 'stored');
-      if (engineException(t, engine, 'insert-id-dedup')) assert.equal(await storedCopies(server, 'dup-1'), 2, 'the table holds both copies, so the reads below prove the dedup');
+      if (engineException(t, engine, 'insert-id-dedup')) {
+        assert.equal(await storedCopies(server, 'dup-1'), 2, 'the table holds both copies, so the reads below prove the dedup');
+        await countRows(server.url, 'device_id=seq-dup');
+        const sent = server.queries[server.queries.length - 1]!.sql;
+        assert.ok(sent.includes('QUALIFY ROW_NUMBER() OVER (PARTITION BY message_id ORDER BY ingest_time) = 1'), sent);
+      }
     } else {
       assert.equal(second.body.results[0].status, 'duplicate');
     }
