@@ -222,6 +222,10 @@ forEachEngine('read API: filters, fields, aggregates, stats, formats', (engine) 
     }
     const got = new Map(res.body.rows.map((r: Msg) => [JSON.stringify([r.ok, r['location.site']]), r.count]));
     assert.deepEqual(got, want);
+    // Ordered by the group values, nulls first (docs/http-api.md), the same on every engine.
+    const rank = (v: unknown) => (v === null ? '0' : `1${String(v)}`);
+    const keys = res.body.rows.map((r: Msg) => [rank(r.ok), rank(r['location.site'])].join('|'));
+    assert.deepEqual(keys, [...keys].sort(), JSON.stringify(res.body.rows));
   });
 
   it('buckets by time, aligned, with empty buckets filled', async () => {
