@@ -270,7 +270,7 @@ forEachEngine('read API: filters, fields, aggregates, stats, formats', (engine) 
       const res = await publish(server.url, 'lenient_events', batch.map((data) => ({ data })));
       assert.equal(res.body.counts.stored, batch.length);
       const rows = (await getJson(`${server.url}/v1/streams/lenient_events/rows?limit=100&order=asc`)).body.rows as Msg[];
-      rows.slice(sent.length).forEach((r, i) => sent.push({ kind: r.kind, n: Number(r.n), t: micros(r.publish_time) }));
+      rows.slice(sent.length).forEach((r) => sent.push({ kind: r.kind, n: Number(r.n), t: micros(r.publish_time) }));
       assert.equal(sent.length, rows.length);
       if (round < 2) await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 30));
     }
