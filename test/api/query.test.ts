@@ -421,5 +421,27 @@ forEachEngine('read API: filters, fields, aggregates, stats, formats', (engine) 
     }
   });
 
+  it('groups by a TIMESTAMP field to the microsecond', async (t) => {
+    const at = ['2026-11-24T10:00:00.000001Z', '2026-11-24T10:00:00.000002Z', '2026-11-24T10:00:00.000002Z', '2026-11-24T10:00:00.5Z'];
+    const res = await publish(server.url, 'sensor_readings', at.map((m, i) => ({ data: { device_id: 'ts-group', seq: i, measured_at: m } })));
+    assert.equal(res.body.counts.stored, at.length);
+    const sent = server.queries.length;
+    const agg = await api('/aggregate?group_by=measured_at&metric=count&device_id=ts-group');
+    assert.equal(agg.status, 200, JSON.stringify(agg.body));
+    assert.equal(agg.body.rows.reduce((a: number, r: Msg) => a + r.count, 0), at.length);
+    if (engineException(t, engine, 'timestamp-group-by')) {
+      const q = server.queries.slice(sent).find((x) => x.sql.includes('GROUP BY'));
+      assert.ok(q, 'an aggregate query was sent');
+      assert.match(q.sql, /^SELECT k0, COUNT\(\*\) FROM \(SELECT `measured_at` AS k0 FROM /, q.sql);
+      assert.match(q.sql, / GROUP BY k0 ORDER BY k0 ASC NULLS FIRST /, q.sql);
+      return;
+    }
+    assert.deepEqual(agg.body.rows, [
+      { measured_at: '2026-11-24T10:00:00.000001Z', count: 1 },
+      { measured_at: '2026-11-24T10:00:00.000002Z', count: 2 },
+      { measured_at: '2026-11-24T10:00:00.500000Z', count: 1 },
+    ]);
+  });
+
   itSentBoundedQueries(engine, () => server);
 });
