@@ -211,18 +211,38 @@ function datasetFor(base: string): string {
  * `base`, quiet, no rate limit) plus `flags`. Without `base`, a fresh temporary dir.
  */
 export async function startEngineServer(engine: ApiEngine, flags: string[] = [], base?: string): Promise<EngineServer> {
-  if (engine === 'duckdb') {
-    const s = await startTestServer(flags, base);
-    return { engine, app: s.app, runtime: s.runtime, url: s.url, base: s.base, queries: [], close: s.close, stop: s.stop };
-  }
   const tmp = base ? { dir: base, cleanup: async () => undefined } : await tempDir();
   try {
-    return await startBigQueryServer(tmp.dir, flags, tmp.cleanup);
+    return await SERVERS[engine](tmp.dir, flags, tmp.cleanup);
   } catch (err) {
     await tmp.cleanup();
     throw err;
   }
 }
+
+/** Starts the app of one engine on a data dir; `cleanup` removes the dir (for `stop`). */
+type ServerStarter = (base: string, flags: string[], cleanup: () => Promise<void>) => Promise<EngineServer>;
+
+/** How each engine's app is built: adding an engine is one entry here and its name in API_ENGINES. */
+const SERVERS: Record<ApiEngine, ServerStarter> = {
+  duckdb: async (base, flags, cleanup) => {
+    const s = await startTestServer(flags, base);
+    return {
+      engine: 'duckdb',
+      app: s.app,
+      runtime: s.runtime,
+      url: s.url,
+      base,
+      queries: [],
+      close: s.close,
+      stop: async () => {
+        await s.close();
+        await cleanup();
+      },
+    };
+  },
+  bigquery: (base, flags, cleanup) => startBigQueryServer(base, flags, cleanup),
+};
 
 async function startBigQueryServer(base: string, flags: string[], cleanup: () => Promise<void>): Promise<EngineServer> {
   const config = await testConfig(base, flags);
