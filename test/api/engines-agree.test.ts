@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { getJson, publish } from '../helpers.js';
-import { type ApiEngine, ENGINES, type EngineServer, startEngineServer } from './engines.js';
+import { type ApiEngine, ENGINES, type EngineServer, startEngineServer, stopEmulatorAfterFile } from './engines.js';
 
 function message(i: number) {
   return {
@@ -57,6 +57,7 @@ function rounded(v: unknown): unknown {
 }
 
 if (ENGINES.length >= 2) {
+  if (ENGINES.includes('bigquery')) stopEmulatorAfterFile();
   describe(`engines agree: ${ENGINES.join(', ')}`, () => {
     const servers = new Map<ApiEngine, EngineServer>();
     before(async () => {

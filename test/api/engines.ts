@@ -50,6 +50,7 @@ export const engineTag = (engine: ApiEngine): string => `[engine:${engine}]`;
 
 /** Declares the suite once per selected engine: `describe('<title> [engine:<name>]', ...)`. */
 export function forEachEngine(title: string, body: (engine: ApiEngine) => void): void {
+  if (ENGINES.includes('bigquery')) stopEmulatorAfterFile();
   for (const engine of ENGINES) describe(`${title} ${engineTag(engine)}`, () => body(engine));
 }
 
@@ -185,13 +186,24 @@ function sharedEmulator(): Promise<BigQueryEmulator> {
   return emulator.then((e) => e.emulator);
 }
 
-// After the file's last test: stop the emulator if one was started.
-after(async () => {
-  if (!emulator) return;
-  const e = await emulator.catch(() => undefined);
-  await e?.emulator.stop();
-  await e?.cleanup();
-});
+let cleanupRegistered = false;
+
+/**
+ * Stops this file's emulator (if one was started) after the file's last test. Called at module
+ * level by {@link forEachEngine} (and by suites that start BigQuery servers otherwise) only when
+ * the file has BigQuery tests: Node 22's runner with --test-force-exit never ends a file whose
+ * root has an `after` hook but no test.
+ */
+export function stopEmulatorAfterFile(): void {
+  if (cleanupRegistered) return;
+  cleanupRegistered = true;
+  after(async () => {
+    if (!emulator) return;
+    const e = await emulator.catch(() => undefined);
+    await e?.emulator.stop();
+    await e?.cleanup();
+  });
+}
 
 const datasets = new Map<string, string>();
 const queriesOf = new Map<string, SentQuery[]>();
