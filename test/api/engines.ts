@@ -118,9 +118,9 @@ export const ENGINE_EXCEPTIONS = {
   'bytes-billed-cap': {
     engines: ['bigquery'],
     kind: 'emulator',
-    bigquery: 'a query that would bill more than maximumBytesBilled fails with bytesBilledLimitExceeded (the API answers 400 QUERY_REJECTED)',
+    bigquery: 'a query that would bill more than maximumBytesBilled fails with bytesBilledLimitExceeded (the API answers 422 QUERY_REJECTED)',
     emulator: 'ignores maximumBytesBilled',
-    instead: 'every query the API sent carries maximumBytesBilled equal to --bigquery-max-bytes-billed',
+    instead: "every query the API sent carries maximumBytesBilled equal to --bigquery-max-bytes-billed; BigQuery's refusal, replayed on the REST client as BigQuery sends it (400, reason bytesBilledLimitExceeded), reaches the caller as 422 QUERY_REJECTED",
   },
 } as const satisfies Record<string, EngineException>;
 export type EngineExceptionName = keyof typeof ENGINE_EXCEPTIONS;
@@ -156,7 +156,14 @@ export interface EngineServer {
   /** Queries sent to BigQuery by every server on this data dir (bigquery only; empty on duckdb). */
   readonly queries: SentQuery[];
   /** BigQuery only: the REST API the adapter talks to, its dataset, and the requests this server's adapter sent. */
-  readonly bigquery?: { readonly api: BigQueryApi; readonly project: string; readonly dataset: string; readonly requests: readonly SentRequest[] };
+  readonly bigquery?: {
+    readonly api: BigQueryApi;
+    readonly project: string;
+    readonly dataset: string;
+    readonly requests: readonly SentRequest[];
+    /** Makes the adapter's next query (jobs.query) fail with this error, as the REST client would throw it. */
+    failNextQuery(error: { code: number; errors: { reason: string; message: string }[]; message: string }): void;
+  };
   /** Stops the server (data kept). Idempotent. */
   close(): Promise<void>;
   /** Stops the server and removes the data dir it made (not one it was given). */
@@ -267,9 +274,12 @@ async function startBigQueryServer(base: string, flags: string[], cleanup: () =>
   queriesOf.set(base, queries);
   const requests: SentRequest[] = [];
   const api = createBigQueryApi({ projectId: bq.project, apiEndpoint: bq.url });
+  const failures: object[] = [];
   const recorded: BigQueryApi = {
     request: (req) => {
       requests.push({ method: req.method, path: req.path, ...(req.body !== undefined ? { body: req.body } : {}) });
+      const failure = req.method === 'POST' && req.path === '/queries' ? failures.shift() : undefined;
+      if (failure) return Promise.reject(Object.assign(new Error((failure as { message: string }).message), failure));
       return api.request(req);
     },
   };
@@ -347,7 +357,7 @@ async function startBigQueryServer(base: string, flags: string[], cleanup: () =>
     url: `http://127.0.0.1:${port}`,
     base,
     queries,
-    bigquery: { api, project: bq.project, dataset, requests },
+    bigquery: { api, project: bq.project, dataset, requests, failNextQuery: (e) => void failures.push(e) },
     close,
     stop: async () => {
       await close();

@@ -443,5 +443,19 @@ forEachEngine('read API: filters, fields, aggregates, stats, formats', (engine) 
     ]);
   });
 
+  if (exceptionApplies(engine, 'bytes-billed-cap')) {
+    it('answers 422 QUERY_REJECTED when BigQuery refuses a query for the bytes it would bill', async (t) => {
+      engineException(t, engine, 'bytes-billed-cap');
+      // The emulator never refuses: BigQuery's answer is replayed on the REST client, as BigQuery sends it.
+      const message = 'Query exceeded limit for bytes billed: 10000000000. 20000000000 or higher required.';
+      server.bigquery!.failNextQuery({ code: 400, errors: [{ reason: 'bytesBilledLimitExceeded', message }], message });
+      const res = await api('/aggregate?metric=count,p50:seq&group_by=device_id');
+      assert.equal(res.status, 422, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, 'QUERY_REJECTED');
+      assert.ok(!JSON.stringify(res.body).includes('20000000000'), "BigQuery's message stays in the log");
+      assert.equal((await api('/aggregate?metric=count')).status, 200, 'the next query goes through');
+    });
+  }
+
   itSentBoundedQueries(engine, () => server);
 });
