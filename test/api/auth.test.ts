@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { buildApp } from '../../src/api/app.js';
 import { createEmbeddedRuntime } from '../../src/runtime.js';
 import { publish, startTestServer, streamsDir, tempDir } from '../helpers.js';
+import { type EngineServer, forEachEngine, itSentBoundedQueries, startEngineServer } from './engines.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -50,10 +51,10 @@ const ROUTES: { method: string; path: string; url: string; scope: Scope; body?: 
 const RIGHT: Record<Exclude<Scope, 'public'>, string> = { any: other.token, read: reader.token, write: writer.token, admin: admin.token };
 const WRONG: Record<Exclude<Scope, 'public'>, string | undefined> = { any: undefined, read: writer.token, write: reader.token, admin: reader.token };
 
-describe('authentication and authorisation', () => {
-  let server: Server;
+forEachEngine('authentication and authorisation', (engine) => {
+  let server: EngineServer;
   before(async () => {
-    server = await startTestServer(['--api-keys', KEYS]);
+    server = await startEngineServer(engine, ['--api-keys', KEYS]);
     const body = { messages: [
       { data: Buffer.from(JSON.stringify({ device_id: 'a', seq: 1, measured_at: '2026-11-24T10:00:00Z' })).toString('base64'), messageId: 'a-1' },
       { data: Buffer.from('{oops').toString('base64'), messageId: 'a-bad' },
@@ -137,8 +138,10 @@ describe('authentication and authorisation', () => {
     for (const h of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) assert.ok(isLoopback(h), h);
     for (const h of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.1']) assert.ok(!isLoopback(h), h);
     // The real start-up path refuses before opening anything.
-    await assert.rejects(startTestServer(['--host', '0.0.0.0']), (e: unknown) => isTributaryError(e, 'INVALID_CONFIG'));
+    await assert.rejects(startEngineServer(engine, ['--host', '0.0.0.0']), (e: unknown) => isTributaryError(e, 'INVALID_CONFIG'));
   });
+
+  itSentBoundedQueries(engine, () => server);
 });
 
 describe('rate limiting', () => {

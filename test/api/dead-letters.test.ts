@@ -1,14 +1,15 @@
 /** Each class of bad input lands in the dead-letter table with its code; batch-mates are stored. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { getJson, postJson, publish, reading, startTestServer } from '../helpers.js';
+import { after, before, it } from 'node:test';
+import { getJson, postJson, publish, reading } from '../helpers.js';
+import { type EngineServer, forEachEngine, itSentBoundedQueries, startEngineServer } from './engines.js';
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
+type Server = EngineServer;
 
-describe('dead letters', () => {
+forEachEngine('dead letters', (engine) => {
   let server: Server;
   before(async () => {
-    server = await startTestServer();
+    server = await startEngineServer(engine);
   });
   after(async () => {
     await server.stop();
@@ -80,6 +81,14 @@ describe('dead letters', () => {
     assert.deepEqual(byReason.body.deadLetters.map((d: { message_id: string }) => d.message_id), ['unknown-field']);
     const detail = await getJson(`${server.url}/v1/streams/sensor_readings`);
     assert.equal(detail.body.deadLetterCount, Object.keys(expect).length);
+    const stats = await getJson(`${server.url}/v1/streams/sensor_readings/stats?window=1h`);
+    assert.equal(stats.status, 200, JSON.stringify(stats.body));
+    assert.equal(stats.body.window.rowCount, 2);
+    assert.deepEqual(stats.body.window.deadLettersByReason, { INVALID_ENCODING: 2, INVALID_JSON: 1, MESSAGE_TOO_LARGE: 1, SCHEMA_VIOLATION: 4, UNKNOWN_FIELD: 1 });
+    const older = await getJson(`${server.url}/v1/streams/sensor_readings/dead-letters?to=${encodeURIComponent(stored['bad-json'].publish_time)}`);
+    assert.deepEqual(older.body.deadLetters.map((d: { message_id: string }) => d.message_id), [], 'to is exclusive: nothing before the first dead letter');
+    const newer = await getJson(`${server.url}/v1/streams/sensor_readings/dead-letters?from=${encodeURIComponent(stored['bad-date'].publish_time)}`);
+    assert.deepEqual(newer.body.deadLetters.map((d: { message_id: string }) => d.message_id), ['too-large', 'bad-date'], 'from is inclusive, newest first');
   });
 
   it('drops unknown fields on a stream whose policy is drop, and applies its own size limit', async () => {
@@ -107,4 +116,6 @@ describe('dead letters', () => {
     assert.equal(seen.length, 25);
     assert.equal(new Set(seen).size, 25);
   });
+
+  itSentBoundedQueries(engine, () => server);
 });

@@ -1,14 +1,15 @@
 /** Long NDJSON/CSV answers streamed in chunks, and the maximum time range. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { getJson, publish, reading, startTestServer } from '../helpers.js';
+import { after, before, it } from 'node:test';
+import { getJson, publish, reading } from '../helpers.js';
+import { type EngineServer, forEachEngine, itSentBoundedQueries, startEngineServer } from './engines.js';
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
+type Server = EngineServer;
 
-describe('streamed exports and bounded time ranges', () => {
+forEachEngine('streamed exports and bounded time ranges', (engine) => {
   let server: Server;
   before(async () => {
-    server = await startTestServer(['--max-page-size', '7', '--default-page-size', '5', '--max-export-rows', '35', '--max-time-range-days', '1']);
+    server = await startEngineServer(engine, ['--max-page-size', '7', '--default-page-size', '5', '--max-export-rows', '35', '--max-time-range-days', '1']);
     const res = await publish(server.url, 'sensor_readings', Array.from({ length: 40 }, (_, i) => ({ data: reading(i, { device_id: i % 2 ? '-odd' : 'even' }), messageId: `e-${String(i).padStart(2, '0')}` })));
     assert.equal(res.body.counts.stored, 40);
   });
@@ -56,4 +57,6 @@ describe('streamed exports and bounded time ranges', () => {
     assert.equal((await getJson(`${server.url}/v1/streams/sensor_readings/stats?window=2d`)).body.error.code, 'TIME_RANGE_TOO_LARGE');
     assert.equal((await getJson(`${server.url}/v1/streams/sensor_readings/stats?window=1d`)).status, 200);
   });
+
+  itSentBoundedQueries(engine, () => server);
 });

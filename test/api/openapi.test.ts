@@ -6,18 +6,19 @@ import addFormatsModule from 'ajv-formats';
 import { toPath } from '../../src/api/openapi.js';
 import { parseConfig } from '../../src/core/config.js';
 import { isTributaryError, type TributaryError } from '../../src/core/errors.js';
-import { getJson, publish, reading, startTestServer } from '../helpers.js';
+import { getJson, publish, reading } from '../helpers.js';
+import { type EngineServer, forEachEngine, itSentBoundedQueries, startEngineServer } from './engines.js';
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
+type Server = EngineServer;
 type Doc = { openapi: string; paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>> };
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-describe('OpenAPI', () => {
+forEachEngine('OpenAPI', (engine) => {
   let server: Server;
   let doc: Doc;
   let ajv: Ajv;
   before(async () => {
-    server = await startTestServer();
+    server = await startEngineServer(engine);
     await publish(server.url, 'sensor_readings', [
       { data: reading(1), messageId: 'o-1', attributes: { a: 'b' } },
       { data: reading(2, { location: { site: 'x', lat: 1, lon: 2 }, tags: ['t'] }), messageId: 'o-2' },
@@ -106,6 +107,10 @@ describe('OpenAPI', () => {
     assert.match(text, /^tributary_ingest_dead_letters_total\{stream="sensor_readings",reason="INVALID_JSON"\} [1-9]/m);
     assert.match(text, /^tributary_http_request_duration_seconds_bucket\{.*le="\+Inf"\} \d+$/m);
     assert.match(text, /^tributary_ingest_freshness_seconds_count\{stream="sensor_readings"\} [1-9]/m);
+    if (engine !== 'duckdb') {
+      assert.doesNotMatch(text, /tributary_rollup_|tributary_duckdb_/, 'DuckDB internals only on DuckDB');
+      return;
+    }
     // The DuckDB rollups' state (the failure path is in test/warehouse/rollup.test.ts).
     assert.match(text, /^tributary_rollup_failing\{stream="sensor_readings"\} 0$/m);
     assert.match(text, /^tributary_rollup_fold_failures_total\{stream="sensor_readings"\} 0$/m);
@@ -118,6 +123,8 @@ describe('OpenAPI', () => {
     assert.match(text, /^tributary_duckdb_memory_limit_bytes 256000000$/m);
     assert.match(text, /^tributary_duckdb_memory_limit_configured_bytes 256000000$/m);
   });
+
+  itSentBoundedQueries(engine, () => server);
 });
 
 describe('bounded work and logs', () => {

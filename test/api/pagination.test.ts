@@ -1,14 +1,15 @@
 /** Keyset pagination: walking every page while rows keep arriving returns each row once, in order. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { getJson, publish, reading, startTestServer } from '../helpers.js';
+import { after, before, it } from 'node:test';
+import { getJson, publish, reading } from '../helpers.js';
+import { type EngineServer, forEachEngine, itSentBoundedQueries, startEngineServer } from './engines.js';
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
+type Server = EngineServer;
 
-describe('pagination', () => {
+forEachEngine('pagination', (engine) => {
   let server: Server;
   before(async () => {
-    server = await startTestServer();
+    server = await startEngineServer(engine);
   });
   after(async () => {
     await server.stop();
@@ -91,4 +92,6 @@ describe('pagination', () => {
     assert.equal(resized.status, 200);
     assert.equal(resized.body.rows.length, 7);
   });
+
+  itSentBoundedQueries(engine, () => server);
 });

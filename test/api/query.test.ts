@@ -4,10 +4,11 @@
  * every output format parsed back and compared with the JSON answer.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { getJson, publish, startTestServer } from '../helpers.js';
+import { after, before, it } from 'node:test';
+import { getJson, publish } from '../helpers.js';
+import { type EngineServer, engineException, exceptionApplies, forEachEngine, itSentBoundedQueries, startEngineServer } from './engines.js';
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
+type Server = EngineServer;
 type Msg = Record<string, any>;
 
 const N = 60;
@@ -78,13 +79,13 @@ function micros(ts: string): bigint {
   return BigInt(Date.parse(`${m[1]}Z`)) * 1000n + BigInt(m[2]!);
 }
 
-describe('read API: filters, fields, aggregates, stats, formats', () => {
+forEachEngine('read API: filters, fields, aggregates, stats, formats', (engine) => {
   let server: Server;
   let stored: Msg[] = [];
   const api = (path: string) => getJson(`${server.url}/v1/streams/sensor_readings${path}`);
 
   before(async () => {
-    server = await startTestServer();
+    server = await startEngineServer(engine);
     const res = await publish(server.url, 'sensor_readings', MESSAGES.map((m) => ({ data: m.data, messageId: m.id, ...(m.attributes ? { attributes: m.attributes } : {}) })));
     assert.equal(res.body.counts.stored, N, JSON.stringify(res.body.results.filter((r: { status: string }) => r.status !== 'stored')));
     stored = (await api('/rows?limit=1000&order=asc')).body.rows;
@@ -221,6 +222,10 @@ describe('read API: filters, fields, aggregates, stats, formats', () => {
     }
     const got = new Map(res.body.rows.map((r: Msg) => [JSON.stringify([r.ok, r['location.site']]), r.count]));
     assert.deepEqual(got, want);
+    // Ordered by the group values, nulls first (docs/http-api.md), the same on every engine.
+    const rank = (v: unknown) => (v === null ? '0' : `1${String(v)}`);
+    const keys = res.body.rows.map((r: Msg) => [rank(r.ok), rank(r['location.site'])].join('|'));
+    assert.deepEqual(keys, [...keys].sort(), JSON.stringify(res.body.rows));
   });
 
   it('buckets by time, aligned, with empty buckets filled', async () => {
@@ -240,6 +245,55 @@ describe('read API: filters, fields, aggregates, stats, formats', () => {
     assert.deepEqual(res.body.rows.map((r: Msg) => ({ time: micros(r.time), count: r.count })), expected);
     assert.ok(res.body.rows.some((r: Msg) => r.count === 0 && r.sum_seq === null), 'empty buckets are filled with count 0');
     assert.equal(expected.reduce((a, b) => a + b.count, 0), N);
+  });
+
+  it('aggregates with attribute and nested-field filters', async () => {
+    for (const [q, pred] of [
+      ['attributes.region=eu', (m: (typeof MESSAGES)[number]) => m.attributes?.region === 'eu'],
+      ['location.site=south-2&ok=true', (m: (typeof MESSAGES)[number]) => m.data.location?.site === 'south-2' && m.data.ok === true],
+    ] as const) {
+      const res = await api(`/aggregate?metric=count,sum:seq,max:temperature_c&${q}`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const ms = MESSAGES.filter(pred);
+      assert.ok(ms.length > 0 && ms.length < N, `${q} selects some but not all`);
+      const temps = ms.map((m) => m.data.temperature_c).filter((x): x is number => x !== null);
+      assert.deepEqual(res.body.rows, [{ count: ms.length, sum_seq: String(ms.reduce((a, m) => a + BigInt(m.data.seq), 0n)), max_temperature_c: temps.length ? Math.max(...temps) : null }], q);
+    }
+  });
+
+  it('buckets by time and groups at once: percentiles and distinct counts per bucket and group, empty ones filled', async () => {
+    // Three publishes in three consecutive seconds, into another stream (the data above stay as they are).
+    const sent: { kind: string; n: number; t: bigint }[] = [];
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 30));
+    for (let round = 0; round < 3; round++) {
+      const batch = Array.from({ length: 6 + round }, (_, i) => ({ kind: ['a', 'b', 'c'][(i + round) % (round === 1 ? 2 : 3)]!, n: (i * 7 + round * 3) % 10 }));
+      const res = await publish(server.url, 'lenient_events', batch.map((data) => ({ data })));
+      assert.equal(res.body.counts.stored, batch.length);
+      const rows = (await getJson(`${server.url}/v1/streams/lenient_events/rows?limit=100&order=asc&kind__in=a,b,c`)).body.rows as Msg[];
+      rows.slice(sent.length).forEach((r) => sent.push({ kind: r.kind, n: Number(r.n), t: micros(r.publish_time) }));
+      assert.equal(sent.length, rows.length);
+      if (round < 2) await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 30));
+    }
+    const step = 1_000_000n;
+    const floor = (t: bigint) => t - (t % step);
+    const first = floor(sent[0]!.t) - step;
+    const last = floor(sent[sent.length - 1]!.t) + step;
+    const from = new Date(Number(first / 1000n)).toISOString();
+    const to = new Date(Number((last + step) / 1000n)).toISOString();
+    const res = await getJson(`${server.url}/v1/streams/lenient_events/aggregate?interval=1s&group_by=kind&metric=count,count_distinct:n,p50:n,p90:n,sum:n&from=${from}&to=${to}`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const kinds = [...new Set(sent.map((x) => x.kind))].sort();
+    const want: Msg[] = [];
+    for (let t = first; t <= last; t += step) {
+      for (const kind of kinds) {
+        const ns = sent.filter((x) => x.kind === kind && floor(x.t) === t).map((x) => x.n);
+        want.push({ time: new Date(Number(t / 1000n)).toISOString().replace('Z', '000Z'), kind, count: ns.length, count_distinct_n: new Set(ns).size, p50_n: ns.length ? quantile(ns, 0.5) : null, p90_n: ns.length ? quantile(ns, 0.9) : null, sum_n: ns.length ? String(ns.reduce((a, b) => a + b, 0)) : null });
+      }
+    }
+    assert.ok(want.filter((w) => w.count > 0).length >= 6, 'several buckets and groups have rows');
+    assert.ok(want.some((w) => w.count === 0), 'some are empty (filled)');
+    const got = (res.body.rows as Msg[]).map((r) => ({ ...r, p50_n: r.p50_n === null ? null : Math.round(r.p50_n * 1e9) / 1e9, p90_n: r.p90_n === null ? null : Math.round(r.p90_n * 1e9) / 1e9 }));
+    assert.deepEqual(got, want.map((w) => ({ ...w, p50_n: w.p50_n === null ? null : Math.round(w.p50_n * 1e9) / 1e9, p90_n: w.p90_n === null ? null : Math.round(w.p90_n * 1e9) / 1e9 })));
   });
 
   it('rejects bad aggregates with stable codes', async () => {
@@ -339,4 +393,69 @@ describe('read API: filters, fields, aggregates, stats, formats', () => {
     assert.equal(raw.encoding, 'gzip');
     assert.equal(gunzipSync(raw.body).toString().trimEnd().split('\n').length, 50);
   });
+
+  it('filters on attributes whatever characters their keys hold', async (t) => {
+    const keys = ['a b', 'a.b', 'a[0]', 'ключ', "it's", '$x', 'k.e"y'];
+    const res = await publish(server.url, 'lenient_events', keys.map((k, i) => ({ data: { kind: 'attr', n: i }, attributes: { [k]: `v${i}`, other: 'o' } })));
+    assert.equal(res.body.counts.stored, keys.length);
+    // Keys with quotes or `$` break the emulator's JSON subscript; BigQuery takes any key.
+    const unsafe = (k: string) => /['"$]/.test(k);
+    const skipped = exceptionApplies(engine, 'attribute-key-characters') ? keys.filter(unsafe) : [];
+    if (skipped.length) engineException(t, engine, 'attribute-key-characters');
+    for (const [i, k] of keys.entries()) {
+      const sent = server.queries.length;
+      const r = await getJson(`${server.url}/v1/streams/lenient_events/rows?kind=attr&fields=n&${encodeURIComponent(`attributes.${k}`)}=v${i}`);
+      if (skipped.includes(k)) {
+        const q = server.queries.slice(sent).find((x) => x.sql.includes('JSON_VALUE(attributes['));
+        assert.ok(q, `a row query was sent for ${k}`);
+        const p = q.params.find((x) => x.parameterValue.value === k);
+        assert.ok(p && p.parameterType.type === 'STRING', `the key ${k} is a STRING parameter`);
+        assert.ok(q.sql.includes(`JSON_VALUE(attributes[@${p.name}]) = @`), q.sql);
+        assert.ok(!q.sql.includes(k), `the key is not in the SQL text: ${q.sql}`);
+        continue;
+      }
+      assert.equal(r.status, 200, `${k}: ${JSON.stringify(r.body)}`);
+      assert.deepEqual(r.body.rows, [{ n: String(i) }], k);
+      const none = await getJson(`${server.url}/v1/streams/lenient_events/rows?kind=attr&fields=n&${encodeURIComponent(`attributes.${k}`)}__isnull=true`);
+      assert.equal(none.body.rows.length, keys.length - 1, `${k}: the others have no such attribute`);
+    }
+  });
+
+  it('groups by a TIMESTAMP field to the microsecond', async (t) => {
+    const at = ['2026-11-24T10:00:00.000001Z', '2026-11-24T10:00:00.000002Z', '2026-11-24T10:00:00.000002Z', '2026-11-24T10:00:00.5Z'];
+    const res = await publish(server.url, 'sensor_readings', at.map((m, i) => ({ data: { device_id: 'ts-group', seq: i, measured_at: m } })));
+    assert.equal(res.body.counts.stored, at.length);
+    const sent = server.queries.length;
+    const agg = await api('/aggregate?group_by=measured_at&metric=count&device_id=ts-group');
+    assert.equal(agg.status, 200, JSON.stringify(agg.body));
+    assert.equal(agg.body.rows.reduce((a: number, r: Msg) => a + r.count, 0), at.length);
+    if (engineException(t, engine, 'timestamp-group-by')) {
+      const q = server.queries.slice(sent).find((x) => x.sql.includes('GROUP BY'));
+      assert.ok(q, 'an aggregate query was sent');
+      assert.match(q.sql, /^SELECT k0, COUNT\(\*\) FROM \(SELECT `measured_at` AS k0 FROM /, q.sql);
+      assert.match(q.sql, / GROUP BY k0 ORDER BY k0 ASC NULLS FIRST /, q.sql);
+      return;
+    }
+    assert.deepEqual(agg.body.rows, [
+      { measured_at: '2026-11-24T10:00:00.000001Z', count: 1 },
+      { measured_at: '2026-11-24T10:00:00.000002Z', count: 2 },
+      { measured_at: '2026-11-24T10:00:00.500000Z', count: 1 },
+    ]);
+  });
+
+  if (exceptionApplies(engine, 'bytes-billed-cap')) {
+    it('answers 422 QUERY_REJECTED when BigQuery refuses a query for the bytes it would bill', async (t) => {
+      engineException(t, engine, 'bytes-billed-cap');
+      // The emulator never refuses: BigQuery's answer is replayed on the REST client, as BigQuery sends it.
+      const message = 'Query exceeded limit for bytes billed: 10000000000. 20000000000 or higher required.';
+      server.bigquery!.failNextQuery({ code: 400, errors: [{ reason: 'bytesBilledLimitExceeded', message }], message });
+      const res = await api('/aggregate?metric=count,p50:seq&group_by=device_id');
+      assert.equal(res.status, 422, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, 'QUERY_REJECTED');
+      assert.ok(!JSON.stringify(res.body).includes('20000000000'), "BigQuery's message stays in the log");
+      assert.equal((await api('/aggregate?metric=count')).status, 200, 'the next query goes through');
+    });
+  }
+
+  itSentBoundedQueries(engine, () => server);
 });

@@ -1,14 +1,15 @@
 /** publish → query round trip through the real server, for every field type. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { getJson, postJson, publish, startTestServer } from '../helpers.js';
+import { after, before, it } from 'node:test';
+import { getJson, postJson, publish } from '../helpers.js';
+import { type EngineServer, forEachEngine, itSentBoundedQueries, startEngineServer } from './engines.js';
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
+type Server = EngineServer;
 
-describe('publish → query round trip', () => {
+forEachEngine('publish → query round trip', (engine) => {
   let server: Server;
   before(async () => {
-    server = await startTestServer();
+    server = await startEngineServer(engine);
   });
   after(async () => {
     await server.stop();
@@ -132,4 +133,6 @@ describe('publish → query round trip', () => {
     assert.ok(detail.body.filterable.includes('location.site'));
     assert.equal(detail.body.fields.length, 11);
   });
+
+  itSentBoundedQueries(engine, () => server);
 });

@@ -188,8 +188,15 @@ class ConnectionPool {
     }
   }
 
-  /** Runs `sql` with `params` on `c` through its cached prepared statement. */
+  /**
+   * Runs `sql` with `params` on `c` through its cached prepared statement. A statement without
+   * parameters is planned anew each time: DuckDB 1.5 folds `count(*)` and `max(col)` of a table
+   * read from the database file, without in-memory changes, into constants when it plans them,
+   * so a cached `SELECT count(*), max(publish_time) FROM t` kept answering the counts of the
+   * moment it was prepared (stream and dead-letter counts frozen after a restart).
+   */
   async run(c: DuckDBConnection, sql: string, params: DuckDBValue[]): Promise<DuckDBValue[][]> {
+    if (params.length === 0) return (await c.runAndReadAll(sql)).getRows();
     let cache = this.statements.get(c);
     if (!cache) this.statements.set(c, (cache = new Map()));
     let ps = cache.get(sql);
