@@ -33,10 +33,11 @@ const authenticationPlugin: FastifyPluginAsync<AuthenticationOptions> = async (a
   const keys = new KeyStore(opts.keys ?? []);
   app.decorateRequest('auth', undefined);
   app.decorateRequest('authInvalid', false);
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', (req, _reply, done) => {
     const auth = keys.authenticate(presentedToken(req.headers));
     if (auth) req.auth = auth;
     else if (auth === null) req.authInvalid = true;
+    done();
   });
 };
 
@@ -45,13 +46,13 @@ const authenticationPlugin: FastifyPluginAsync<AuthenticationOptions> = async (a
  * public) does not allow: 401 UNAUTHENTICATED without a valid key, 403 FORBIDDEN without the scope.
  */
 const authorizationPlugin: FastifyPluginAsync = async (app) => {
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', (req, reply, done) => {
     const scope: RouteScope = req.routeOptions.config?.scope ?? 'public';
-    if (scope === 'public') return;
+    if (scope === 'public') return done();
     const auth = req.auth;
     if (!auth) {
       void reply.header('www-authenticate', 'Bearer realm="tributary"');
-      throw new TributaryError('UNAUTHENTICATED', req.authInvalid ? 'the API key is not valid' : 'this route needs an API key: send Authorization: Bearer <key>');
+      return done(new TributaryError('UNAUTHENTICATED', req.authInvalid ? 'the API key is not valid' : 'this route needs an API key: send Authorization: Bearer <key>'));
     }
     const stream = (req.params as { stream?: string } | undefined)?.stream ?? '';
     const ok =
@@ -61,8 +62,9 @@ const authorizationPlugin: FastifyPluginAsync = async (app) => {
       (scope === 'admin' && auth.isAdmin);
     if (!ok) {
       const needed = scope === 'admin' ? 'admin' : `${scope}:${stream}`;
-      throw new TributaryError('FORBIDDEN', `the API key "${auth.keyId ?? ''}" lacks the scope ${needed}`, { needed });
+      return done(new TributaryError('FORBIDDEN', `the API key "${auth.keyId ?? ''}" lacks the scope ${needed}`, { needed }));
     }
+    done();
   });
 };
 

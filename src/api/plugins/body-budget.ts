@@ -57,9 +57,9 @@ const bodyBudget: FastifyPluginAsync<BodyBudgetOptions> = async (app, opts) => {
   // A body refused as too large is unread, and Node closes such a connection after the answer:
   // a client still uploading would get a reset (EPIPE) instead of the 413. Discard what it is
   // still sending first (a bounded lingering close), so that it reads 413 PAYLOAD_TOO_LARGE.
-  app.addHook('onSend', async (req, reply, payload) => {
-    if (reply.statusCode === 413 && !req.raw.complete && !req.raw.readableEnded) await discardBody(req.raw, bodyLimit);
-    return payload;
+  app.addHook('onSend', (req, reply, payload, done) => {
+    if (reply.statusCode === 413 && !req.raw.complete && !req.raw.readableEnded) return void discardBody(req.raw, bodyLimit).then(() => done(null, payload));
+    done(null, payload);
   });
 };
 

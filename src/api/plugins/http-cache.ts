@@ -10,7 +10,8 @@ import fp from 'fastify-plugin';
  * Registered before compression, so that the tag is of the uncompressed answer.
  */
 const httpCache: FastifyPluginAsync = async (app) => {
-  app.addHook('onSend', async (req, reply, payload) => {
+  // A callback hook (not async): no promise per request.
+  app.addHook('onSend', (req, reply, payload, done) => {
     if (req.closedRange && reply.statusCode === 200 && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
       const etag = `W/"${createHash('sha256').update(String(reply.getHeader('content-type') ?? '')).update(payload).digest('base64url').slice(0, 27)}"`;
       void reply.header('etag', etag);
@@ -19,12 +20,12 @@ const httpCache: FastifyPluginAsync = async (app) => {
       const inm = req.headers['if-none-match'];
       if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === etag || `W/${t.trim()}` === etag || t.trim() === '*')) {
         void reply.code(304);
-        return '';
+        return done(null, '');
       }
     } else if (req.method === 'GET' && req.routeOptions.config?.scope !== 'public') {
       void reply.header('cache-control', 'no-store');
     }
-    return payload;
+    done(null, payload);
   });
 };
 

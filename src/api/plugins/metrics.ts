@@ -22,8 +22,9 @@ const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, opts
   const warehouse = opts.warehouse;
   if (warehouse.derivedStatus) metrics.derived = () => warehouse.derivedStatus!();
   app.decorate('metrics', metrics);
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     metrics.request(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
 };
 

@@ -12,13 +12,15 @@ const shutdown: FastifyPluginAsync = async (app) => {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async () => {
-    if (closing) throw new TributaryError('SHUTTING_DOWN', 'the server is shutting down; retry against another instance or in a moment');
+  // Callback hooks (not async) on every request: no promise per request.
+  app.addHook('onRequest', (_req, _reply, done) => {
+    if (closing) return done(new TributaryError('SHUTTING_DOWN', 'the server is shutting down; retry against another instance or in a moment'));
+    done();
   });
-  app.addHook('onSend', async (req, reply, payload) => {
+  app.addHook('onSend', (req, reply, payload, done) => {
     void reply.header('x-request-id', String(req.id));
     if (closing) void reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
 };
 
