@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry point of the `tributary` command: runs the compiled CLI (npm ci builds it via `prepare`).
-import { main } from '../dist/src/cli/main.js';
+import { main } from '../dist/src/main/cli.js';
 
 main(process.argv.slice(2), process.env).then(
   (code) => {

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { startServer, type RunningServer } from '../src/api/server.js';
+import { startServer, type RunningServer } from '../src/main/server.js';
 import { parseConfig } from '../src/core/config.js';
 import type { Ingest } from '../src/ingest/ingest.js';
 import type { StreamRegistry } from '../src/core/schema.js';

@@ -4,7 +4,7 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, type RunningServer } from '../src/api/server.js';
+import { startServer, type RunningServer } from '../src/main/server.js';
 import { type Config, parseConfig } from '../src/core/config.js';
 
 /** The repository root (tests run from dist/test/). */

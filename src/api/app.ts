@@ -1,26 +1,39 @@
 /**
- * The HTTP API as a Fastify application. `buildApp(deps)` receives everything it uses; it
- * never listens (see `server.ts`), so tests drive it with `app.inject()` or a real socket.
+ * The HTTP API as a Fastify plugin (`tributaryApp`), in the manner of fastify/demo: the app
+ * registers named plugins (`plugins/`, each a `fastify-plugin` with its dependencies declared)
+ * for errors, OpenAPI, metrics, shutdown, authentication, rate limits, authorisation, the body
+ * budget and HTTP caching, then compression and the routes. `buildApp(deps)` makes a Fastify
+ * instance with the server options the app needs and registers the plugin; it never listens
+ * (see `server.ts`), so tests drive it with `app.inject()` or a real socket.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import compress from '@fastify/compress';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import fp from 'fastify-plugin';
 import { type Config, DEFAULT_RATE_LIMIT } from '../core/config.js';
-import { isTributaryError, TributaryError } from '../core/errors.js';
+import { TributaryError } from '../core/errors.js';
 import type { Topic, Warehouse } from '../core/ports.js';
 import type { StreamRegistry } from '../core/schema.js';
 import type { Ingest } from '../ingest/ingest.js';
-import { BodyBudget } from './admission.js';
-import { type ApiKeyEntry, type AuthContext, isLoopback, KeyStore, presentedToken, RateLimiter } from './auth.js';
-import { clientErrorHandler, errorBodySchema, installErrorHandling, sendError } from './errors.js';
-import { Metrics } from './metrics.js';
-import { OpenApiCollector } from './openapi.js';
+import { type ApiKeyEntry, isLoopback } from './auth.js';
+import { clientErrorHandler, errorBodySchema, sendError } from './errors.js';
+import type { Metrics } from './metrics.js';
+import { authentication, authorization } from './plugins/auth.js';
+import bodyBudget from './plugins/body-budget.js';
+import errors from './plugins/errors.js';
+import httpCache from './plugins/http-cache.js';
+import metricsPlugin from './plugins/metrics.js';
+import openapi from './plugins/openapi.js';
+import rateLimit from './plugins/rate-limit.js';
+import shutdown from './plugins/shutdown.js';
 import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { messageRoutes } from './routes/messages.js';
 import { streamRoutes } from './routes/streams.js';
 import { deadLetterSchema, rowSchema } from './schemas.js';
 import { webConsole } from './web.js';
+
+export type { RouteScope } from './plugins/auth.js';
 
 /** What the API needs. */
 export interface AppDeps {
@@ -30,7 +43,7 @@ export interface AppDeps {
   readonly topic: Topic;
   /** Ingest, for dead-letter replay. */
   readonly ingest: Ingest;
-  /** Hashed API keys; empty for open mode (loopback only unless allowed, see server.ts). */
+  /** Hashed API keys; empty for open mode (loopback only unless allowed, see `checkExposure`). */
   readonly keys?: readonly ApiKeyEntry[];
   /** Metrics registry (shared with the runtime's onBatch hook); a new one when absent. */
   readonly metrics?: Metrics;
@@ -40,19 +53,9 @@ export interface AppDeps {
   readonly webDir?: string;
 }
 
-/** Who may call a route: see docs/auth.md. */
-export type RouteScope = 'public' | 'any' | 'read' | 'write' | 'admin';
-
 declare module 'fastify' {
   interface FastifyInstance {
     deps: AppDeps;
-    /** Every route as `METHOD /url`, in registration order (for docs and OpenAPI checks). */
-    routeTable: readonly string[];
-    metrics: Metrics;
-    openapi: OpenApiCollector;
-  }
-  interface FastifyRequest {
-    auth?: AuthContext;
   }
   interface FastifySchema {
     /** OpenAPI summary of the route. */
@@ -63,23 +66,20 @@ declare module 'fastify' {
     'x-body'?: Record<string, unknown>;
   }
   interface FastifyContextConfig {
-    /** Who may call the route (default public). */
-    scope?: RouteScope;
     /** The route answers JSON, NDJSON or CSV. */
     formats?: boolean;
   }
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const UNLIMITED = new Set(['/healthz', '/readyz']);
-/** Longest a request waits for room in the body budget before 503 OVERLOADED (docs/configuration.md). */
-const BODY_WAIT_MS = 30_000;
 
-/** Builds the Fastify app with every route, ready to `listen` or `inject`. */
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { config } = deps;
-  const app = Fastify({
-    logger: deps.logger ?? false,
+/**
+ * The options of the Fastify instance the app runs in: those a plugin cannot set (body limit,
+ * request ids, router, framework and client errors, logger).
+ */
+export function serverOptions(config: Config, logger: FastifyServerOptions['logger'] = false): FastifyServerOptions {
+  return {
+    logger,
     bodyLimit: config.bodyLimitBytes,
     // Accept a caller's request id (e.g. from a load balancer) when it is sane; else make one.
     genReqId: (req) => {
@@ -97,189 +97,71 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return sendError(reply, req, known);
     },
     // Cloud Logging: every log line of a request carries its trace (X-Cloud-Trace-Context).
-    childLoggerFactory: (logger, bindings, opts, raw) => {
+    childLoggerFactory: (log, bindings, opts, raw) => {
       const header = raw.headers['x-cloud-trace-context'];
       const m = typeof header === 'string' ? /^([0-9a-f]{32})/.exec(header) : null;
-      if (!m) return logger.child(bindings, opts);
+      if (!m) return log.child(bindings, opts);
       const trace = config.traceProject ? `projects/${config.traceProject}/traces/${m[1]}` : m[1];
-      return logger.child({ ...bindings, 'logging.googleapis.com/trace': trace }, opts);
+      return log.child({ ...bindings, 'logging.googleapis.com/trace': trace }, opts);
     },
     clientErrorHandler,
-    // New requests during shutdown get our own 503 SHUTTING_DOWN (below), not Fastify's body.
+    // New requests during shutdown get our own 503 SHUTTING_DOWN (plugins/shutdown.ts), not Fastify's body.
     return503OnClosing: false,
-  });
-  const metrics = deps.metrics ?? new Metrics();
-  const warehouse = deps.warehouse;
-  if (warehouse.derivedStatus) metrics.derived = () => warehouse.derivedStatus!();
-  const openapi = new OpenApiCollector();
-  app.decorate('deps', deps);
-  const routeTable: string[] = [];
-  app.decorate('routeTable', routeTable);
-  app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) routeTable.push(`${method} ${route.url}`);
-  });
-  app.decorate('metrics', metrics);
-  app.decorate('openapi', openapi);
-  app.addHook('onRoute', openapi.onRoute);
+  };
+}
+
+/** The options of {@link tributaryApp}. */
+export interface TributaryAppOptions {
+  readonly deps: AppDeps;
+}
+
+/**
+ * The app: every plugin and route, in the order their hooks must run. On each request:
+ * shutdown check, authentication, rate limit (401s count too), authorisation, body budget;
+ * on each answer: request id, 413 drain, HTTP caching, compression; then metrics.
+ */
+const app: FastifyPluginAsync<TributaryAppOptions> = async (instance, { deps }) => {
+  const { config } = deps;
+  instance.decorate('deps', deps);
   // Response schemas document and test the API; serialisation stays plain JSON so that no
   // field is ever dropped or coerced.
-  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
-
-  // Once closing starts, every answer (including the in-flight ones) closes its connection, so
-  // keep-alive sockets do not hold the process open for the keep-alive timeout.
-  let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
+  instance.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  await instance.register(errors);
+  await instance.register(openapi);
+  await instance.register(metricsPlugin, { warehouse: deps.warehouse, ...(deps.metrics ? { metrics: deps.metrics } : {}) });
+  await instance.register(shutdown);
+  await instance.register(authentication, { keys: deps.keys ?? [] });
+  await instance.register(rateLimit, {
+    limit: config.rateLimitRequests ?? (isLoopback(config.host) ? 0 : DEFAULT_RATE_LIMIT),
+    windowSeconds: config.rateLimitWindowSeconds,
   });
-  app.addHook('onRequest', async () => {
-    if (closing) throw new TributaryError('SHUTTING_DOWN', 'the server is shutting down; retry against another instance or in a moment');
-  });
+  await instance.register(authorization);
+  await instance.register(bodyBudget, { capacity: config.maxBodyBytesInFlight, bodyLimit: config.bodyLimitBytes });
+  await instance.register(httpCache);
 
-  // Authentication, rate limiting, then authorisation.
-  const keys = new KeyStore(deps.keys ?? []);
-  const limit = config.rateLimitRequests ?? (isLoopback(config.host) ? 0 : DEFAULT_RATE_LIMIT);
-  const limiter = limit > 0 ? new RateLimiter(limit, config.rateLimitWindowSeconds * 1000) : undefined;
-  app.addHook('onRequest', async (req, reply) => {
-    const scope: RouteScope = req.routeOptions.config?.scope ?? 'public';
-    const path = req.routeOptions.url ?? '';
-    const auth = keys.authenticate(presentedToken(req.headers));
-    if (auth) req.auth = auth;
-    if (limiter && !UNLIMITED.has(path)) {
-      const r = limiter.take(auth?.keyId ? `key:${auth.keyId}` : `ip:${req.ip}`);
-      void reply.header('ratelimit-policy', `${limiter.limit};w=${limiter.windowMs / 1000}`);
-      void reply.header('ratelimit', `limit=${limiter.limit}, remaining=${r.remaining}, reset=${r.resetSeconds}`);
-      if (!r.allowed) {
-        void reply.header('retry-after', String(r.resetSeconds));
-        throw new TributaryError('RATE_LIMITED', `rate limit of ${limiter.limit} requests per ${limiter.windowMs / 1000} s reached; retry in ${r.resetSeconds} s`, { retryAfterSeconds: r.resetSeconds });
-      }
-    }
-    if (scope === 'public') return;
-    if (!auth) {
-      void reply.header('www-authenticate', 'Bearer realm="tributary"');
-      throw new TributaryError('UNAUTHENTICATED', auth === null ? 'the API key is not valid' : 'this route needs an API key: send Authorization: Bearer <key>');
-    }
-    const stream = (req.params as { stream?: string } | undefined)?.stream ?? '';
-    const ok =
-      scope === 'any' ||
-      (scope === 'read' && auth.canRead(stream)) ||
-      (scope === 'write' && auth.canWrite(stream)) ||
-      (scope === 'admin' && auth.isAdmin);
-    if (!ok) {
-      const needed = scope === 'admin' ? 'admin' : `${scope}:${stream}`;
-      throw new TributaryError('FORBIDDEN', `the API key "${auth.keyId ?? ''}" lacks the scope ${needed}`, { needed });
-    }
-  });
-
-  // Request bodies held at once are bounded (see BodyBudget); after authentication, so that a
-  // request without a valid key never holds or waits for room.
-  const budget = new BodyBudget(config.maxBodyBytesInFlight, BODY_WAIT_MS);
-  metrics.admission = budget;
-  app.addHook('onRequest', (req, reply, done) => {
-    const headers = req.raw.headers;
-    const length = headers['content-length'];
-    if (length === undefined && headers['transfer-encoding'] === undefined) return done();
-    // Without a declared length, the body may be as large as the limit allows.
-    const declared = length === undefined ? config.bodyLimitBytes : Number(length);
-    // An empty body holds nothing; one over the limit is refused unread (413).
-    if (!(declared > 0) || declared > config.bodyLimitBytes) return done();
-    const reserved = budget.reserve(declared);
-    const res = reply.raw;
-    if ('release' in reserved) {
-      res.once('close', reserved.release);
-      return done();
-    }
-    const gone = () => reserved.cancel();
-    res.once('close', gone);
-    reserved.pending.then(
-      (release) => {
-        res.off('close', gone);
-        if (req.raw.socket?.destroyed) return release();
-        res.once('close', release);
-        done();
-      },
-      (err: unknown) => {
-        res.off('close', gone);
-        if (isTributaryError(err, 'OVERLOADED')) void reply.header('retry-after', '1');
-        done(err as Error);
-      },
-    );
-  });
-
-  app.addHook('onResponse', async (req, reply) => {
-    metrics.request(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
-  });
-
-  // Headers, and HTTP caching of answers that cannot change (closed time ranges).
-  app.addHook('onSend', async (req, reply, payload) => {
-    void reply.header('x-request-id', String(req.id));
-    // A body refused as too large is unread, and Node closes such a connection after the answer:
-    // a client still uploading would get a reset (EPIPE) instead of the 413. Discard what it is
-    // still sending first (a bounded lingering close), so that it reads 413 PAYLOAD_TOO_LARGE.
-    if (reply.statusCode === 413 && !req.raw.complete && !req.raw.readableEnded) await discardBody(req.raw, config.bodyLimitBytes);
-    if (closing) void reply.header('connection', 'close');
-    if (req.closedRange && reply.statusCode === 200 && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
-      // Weak: the same tag for every content encoding of the answer.
-      const etag = `W/"${createHash('sha256').update(String(reply.getHeader('content-type') ?? '')).update(payload).digest('base64url').slice(0, 27)}"`;
-      void reply.header('etag', etag);
-      void reply.header('cache-control', 'private, max-age=3600');
-      void reply.header('vary', 'accept, authorization, accept-encoding');
-      const inm = req.headers['if-none-match'];
-      if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === etag || `W/${t.trim()}` === etag || t.trim() === '*')) {
-        void reply.code(304);
-        return '';
-      }
-    } else if (req.method === 'GET' && req.routeOptions.config?.scope !== 'public') {
-      void reply.header('cache-control', 'no-store');
-    }
-    return payload;
-  });
-
-  app.addSchema(errorBodySchema);
-  app.addSchema(rowSchema);
-  app.addSchema(deadLetterSchema);
-  for (const s of [errorBodySchema, rowSchema, deadLetterSchema]) openapi.addComponent(s as never);
-  installErrorHandling(app);
-  await app.register(compress, { global: true, encodings: ['br', 'gzip'], threshold: 1024, customTypes: /^(?:application\/(?:json|x-ndjson)|text\/)/ });
-  await app.register(healthRoutes);
-  await app.register(docsRoutes);
-  await app.register(streamRoutes, { prefix: '/v1' });
-  await app.register(messageRoutes, { prefix: '/v1' });
+  instance.addSchema(rowSchema);
+  instance.addSchema(deadLetterSchema);
+  for (const s of [errorBodySchema, rowSchema, deadLetterSchema]) instance.openapi.addComponent(s as never);
+  await instance.register(compress, { global: true, encodings: ['br', 'gzip'], threshold: 1024, customTypes: /^(?:application\/(?:json|x-ndjson)|text\/)/ });
+  await instance.register(healthRoutes);
+  await instance.register(docsRoutes);
+  await instance.register(streamRoutes, { prefix: '/v1' });
+  await instance.register(messageRoutes, { prefix: '/v1' });
   // The console only adds `GET /` and `GET /assets/:file`: it shadows no API route.
-  await app.register(webConsole, deps.webDir ? { dir: deps.webDir } : {});
-  return app;
+  await instance.register(webConsole, deps.webDir ? { dir: deps.webDir } : {});
+};
+
+/** The API as a plugin (not encapsulated, so that its decorators and handlers are the instance's). */
+export const tributaryApp = fp(app, {
+  name: 'tributary',
+  fastify: '5.x',
+});
+
+/** Builds the Fastify app with every route, ready to `listen` or `inject`. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const instance = Fastify(serverOptions(deps.config, deps.logger ?? false));
+  await instance.register(tributaryApp, { deps });
+  return instance;
 }
 
 export { sendError };
-
-/** Longest a refused body is read and discarded before answering, in milliseconds. */
-const DISCARD_MAX_MS = 5000;
-
-/**
- * Reads and drops the rest of a request body, at most `4 x limit` bytes (and 64 MiB) and
- * {@link DISCARD_MAX_MS}; never buffers it. Resolves when the body ended or a bound was hit
- * (then the connection is closed after the answer anyway).
- */
-function discardBody(raw: import('node:http').IncomingMessage, limit: number): Promise<void> {
-  const maxBytes = Math.min(4 * limit, 64 * 1024 * 1024);
-  return new Promise<void>((resolve) => {
-    let seen = 0;
-    const done = () => {
-      clearTimeout(timer);
-      raw.off('data', onData);
-      raw.off('end', done);
-      raw.off('error', done);
-      raw.off('close', done);
-      resolve();
-    };
-    const onData = (chunk: Buffer) => {
-      seen += chunk.length;
-      if (seen > maxBytes) done();
-    };
-    const timer = setTimeout(done, DISCARD_MAX_MS);
-    raw.on('data', onData);
-    raw.once('end', done);
-    raw.once('error', done);
-    raw.once('close', done);
-    raw.resume();
-  });
-}

@@ -158,31 +158,3 @@ export function presentedToken(headers: Record<string, string | string[] | undef
   const x = headers['x-api-key'];
   return typeof x === 'string' ? x : undefined;
 }
-
-/** Fixed-window request counter per identity (key id, or client IP without a key). */
-export class RateLimiter {
-  private readonly windows = new Map<string, { start: number; count: number }>();
-  constructor(
-    readonly limit: number,
-    readonly windowMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  /** Counts one request; tells whether it is allowed, what remains and when the window resets (seconds). */
-  take(identity: string): { allowed: boolean; remaining: number; resetSeconds: number } {
-    const t = this.now();
-    let w = this.windows.get(identity);
-    if (!w || t - w.start >= this.windowMs) {
-      if (this.windows.size > 100_000) this.sweep(t);
-      w = { start: t - (t % this.windowMs), count: 0 };
-      this.windows.set(identity, w);
-    }
-    w.count++;
-    const resetSeconds = Math.max(1, Math.ceil((w.start + this.windowMs - t) / 1000));
-    return { allowed: w.count <= this.limit, remaining: Math.max(0, this.limit - w.count), resetSeconds };
-  }
-
-  private sweep(t: number): void {
-    for (const [k, w] of this.windows) if (t - w.start >= this.windowMs) this.windows.delete(k);
-  }
-}

@@ -2,42 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorBody, errorBodyOf } from '../core/error-body.js';
 import { ERROR_CODES, type ErrorCode, TributaryError } from '../core/errors.js';
 import { WarehouseError } from '../core/ports.js';
 
-/**
- * The one JSON error shape of the API:
- * `{"error": {"code": "UNKNOWN_STREAM", "message": "...", "status": 404, "requestId": "...", "details": {...}}}`.
- */
-export interface ErrorBody {
-  error: {
-    code: ErrorCode;
-    message: string;
-    status: number;
-    requestId: string;
-    details?: Record<string, unknown>;
-  };
-}
-
-/** JSON Schema of {@link ErrorBody}, for route response schemas and OpenAPI. */
-export const errorBodySchema = {
-  $id: 'Error',
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message', 'status', 'requestId'],
-      properties: {
-        code: { type: 'string', enum: Object.keys(ERROR_CODES) },
-        message: { type: 'string' },
-        status: { type: 'integer' },
-        requestId: { type: 'string' },
-        details: { type: 'object', additionalProperties: true },
-      },
-    },
-  },
-} as const;
+/** The one error body of the API (built in `core/error-body.ts` for every surface). */
+export { type ErrorBody, errorBodySchema } from '../core/error-body.js';
 
 /** Maps Fastify's own errors (body parsing, validation, limits) to our codes. */
 function fromFastify(err: FastifyError): TributaryError | undefined {
@@ -82,8 +52,7 @@ function fromWarehouse(err: WarehouseError): TributaryError {
 
 /** Sends a {@link TributaryError} in the standard shape. */
 export function sendError(reply: FastifyReply, request: FastifyRequest, err: TributaryError): FastifyReply {
-  const body: ErrorBody = { error: { code: err.code, message: err.message, status: err.status, requestId: String(request.id) } };
-  if (err.details) body.error.details = err.details;
+  const body = errorBody(err, String(request.id));
   if (err.code === 'WAREHOUSE_UNAVAILABLE' || err.code === 'SHUTTING_DOWN') void reply.header('retry-after', '1');
   return reply.code(err.status).type('application/json; charset=utf-8').send(body);
 }
@@ -96,7 +65,7 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): 
   if (socket.destroyed || !socket.writable) return;
   const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'INVALID_REQUEST';
   const { status, summary } = ERROR_CODES[code];
-  const body = JSON.stringify({ error: { code, message: code === 'INVALID_REQUEST' ? 'malformed HTTP request' : summary, status, requestId: randomUUID() } });
+  const body = JSON.stringify(errorBodyOf(code, code === 'INVALID_REQUEST' ? 'malformed HTTP request' : summary, randomUUID()));
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );

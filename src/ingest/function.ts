@@ -16,8 +16,10 @@
  * redelivers with backoff. Concurrent deliveries in one instance share the ingest MicroBatcher
  * and so are written as one batch, each answered when that batch commits.
  */
+import { randomUUID } from 'node:crypto';
 import * as functions from '@google-cloud/functions-framework';
-import { ERROR_CODES, TributaryError } from '../core/errors.js';
+import { errorBody } from '../core/error-body.js';
+import { TributaryError } from '../core/errors.js';
 import { type Delivery, readDelivery, readPushBody } from '../core/pubsub-wire.js';
 import type { StreamRegistry } from '../core/schema.js';
 import type { Ingest } from './ingest.js';
@@ -29,8 +31,11 @@ export interface FunctionDeps {
   readonly ingest: Ingest;
   /** Topic of a stream = prefix + stream name. */
   readonly topicPrefix: string;
-  /** Called when a delivery is refused (malformed, transient failure); for logs. */
-  readonly onError?: (err: unknown) => void;
+  /**
+   * Called when a delivery is refused (malformed, transient failure); for logs. The push handler
+   * passes the request id its error answer carries, so that the answer and the log line meet.
+   */
+  readonly onError?: (err: unknown, requestId?: string) => void;
   /**
    * Writes one structured log entry per committed message (default: a JSON line on stdout,
    * which Cloud Logging reads as `jsonPayload` with its `severity`). The log-based metrics of
@@ -76,6 +81,8 @@ export interface PushRequest {
   readonly method: string;
   readonly path: string;
   readonly body: unknown;
+  /** Request headers (lowercase names), for the request id; see {@link pushRequestId}. */
+  readonly headers?: Readonly<Record<string, string | string[] | undefined>>;
 }
 export interface PushResponse {
   status(code: number): PushResponse;
@@ -105,14 +112,29 @@ export function createPushHandler(deps: () => Promise<FunctionDeps>): (req: Push
       await ingestDelivery(d, readPushBody(req.body, req.path));
       res.status(204).end();
     } catch (err) {
-      d?.onError?.(err);
-      const e = err instanceof TributaryError ? err : undefined;
-      const code = e?.code ?? 'INTERNAL';
+      const requestId = pushRequestId(req.headers);
+      d?.onError?.(err, requestId);
       // An unexpected error keeps its details in the log (onError), not in the answer.
-      const message = e?.message ?? 'an unexpected error; the function log has the details';
-      res.status(ERROR_CODES[code].status).json({ error: { code, message, status: ERROR_CODES[code].status, ...(e?.details ? { details: e.details } : {}) } });
+      const e = err instanceof TributaryError ? err : new TributaryError('INTERNAL', 'an unexpected error; the function log has the details');
+      res.status(e.status).set('x-request-id', requestId).json(errorBody(e, requestId));
     }
   };
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The id of a push request, as the API's: the `Function-Execution-Id` Cloud Functions sets,
+ * else a sane `X-Request-Id`, else the trace id of `X-Cloud-Trace-Context`, else a new UUID.
+ */
+export function pushRequestId(headers: PushRequest['headers']): string {
+  for (const name of ['function-execution-id', 'x-request-id']) {
+    const v = headers?.[name];
+    if (typeof v === 'string' && REQUEST_ID.test(v)) return v;
+  }
+  const trace = headers?.['x-cloud-trace-context'];
+  const m = typeof trace === 'string' ? /^([0-9a-f]{32})/.exec(trace) : null;
+  return m ? m[1]! : randomUUID();
 }
 
 /** Registers the CloudEvent handler under `name` with the Functions Framework (signature type cloudevent). */

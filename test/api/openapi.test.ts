@@ -141,7 +141,7 @@ describe('bounded work and logs', () => {
   });
 
   it('writes JSON log lines with Cloud Logging severity and message', async () => {
-    const { loggerOptions } = await import('../../src/api/server.js');
+    const { loggerOptions } = await import('../../src/api/logging.js');
     const { Writable } = await import('node:stream');
     const lines: string[] = [];
     const stream = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
@@ -159,7 +159,7 @@ describe('bounded work and logs', () => {
 
   it('puts the request id and the Cloud trace on every log line of a request', async () => {
     const { buildApp } = await import('../../src/api/app.js');
-    const { loggerOptions } = await import('../../src/api/server.js');
+    const { loggerOptions } = await import('../../src/api/logging.js');
     const { createEmbeddedRuntime } = await import('../../src/runtime.js');
     const { tempDir, testConfig } = await import('../helpers.js');
     const { Writable } = await import('node:stream');

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
-import { startServer, type RunningServer } from '../../src/api/server.js';
+import { startServer, type RunningServer } from '../../src/main/server.js';
 import { parseConfig } from '../../src/core/config.js';
 import { registerIngestFunction, registerPushFunction } from '../../src/ingest/function.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';

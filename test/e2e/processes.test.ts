@@ -1,7 +1,7 @@
 /**
  * The deployable entry points as real processes, configured only by environment variables as
  * on Google Cloud: the Cloud Function started by the `functions-framework` command on
- * `dist/src/ingest/function-entry.js`, and `tributary worker`. Both against pstest and the
+ * `dist/src/main/function.js`, and `tributary worker`. Both against pstest and the
  * BigQuery emulator.
  */
 import assert from 'node:assert/strict';
@@ -85,10 +85,10 @@ describe('deployable entry points as processes', () => {
     await tmp?.cleanup();
   });
 
-  it('functions-framework serves tributaryIngest from function-entry.js, configured by the environment', async () => {
+  it('functions-framework serves tributaryIngest from main/function.js, configured by the environment', async () => {
     const port = await freePort();
     const fn = spawnLogged(
-      [join(ROOT, 'node_modules', '@google-cloud', 'functions-framework', 'build', 'src', 'main.js'), '--target=tributaryIngest', '--signature-type=cloudevent', `--source=${join(ROOT, 'dist', 'src', 'ingest', 'function-entry.js')}`, `--port=${port}`],
+      [join(ROOT, 'node_modules', '@google-cloud', 'functions-framework', 'build', 'src', 'main.js'), '--target=tributaryIngest', '--signature-type=cloudevent', `--source=${join(ROOT, 'dist', 'src', 'main', 'function.js')}`, `--port=${port}`],
       env,
     );
     try {
@@ -109,7 +109,7 @@ describe('deployable entry points as processes', () => {
   it('functions-framework serves tributaryIngestPush (the push deployment\'s target) with its declared HTTP signature', async () => {
     const port = await freePort();
     const fn = spawnLogged(
-      [join(ROOT, 'node_modules', '@google-cloud', 'functions-framework', 'build', 'src', 'main.js'), '--target=tributaryIngestPush', `--source=${join(ROOT, 'dist', 'src', 'ingest', 'function-entry.js')}`, `--port=${port}`],
+      [join(ROOT, 'node_modules', '@google-cloud', 'functions-framework', 'build', 'src', 'main.js'), '--target=tributaryIngestPush', `--source=${join(ROOT, 'dist', 'src', 'main', 'function.js')}`, `--port=${port}`],
       env,
     );
     try {
@@ -130,7 +130,7 @@ describe('deployable entry points as processes', () => {
     const port = await freePort();
     const { TRIBUTARY_BIGQUERY_DATASET: _omitted, ...partial } = env;
     const fn = spawnLogged(
-      [join(ROOT, 'node_modules', '@google-cloud', 'functions-framework', 'build', 'src', 'main.js'), '--target=tributaryIngest', '--signature-type=cloudevent', `--source=${join(ROOT, 'dist', 'src', 'ingest', 'function-entry.js')}`, `--port=${port}`],
+      [join(ROOT, 'node_modules', '@google-cloud', 'functions-framework', 'build', 'src', 'main.js'), '--target=tributaryIngest', '--signature-type=cloudevent', `--source=${join(ROOT, 'dist', 'src', 'main', 'function.js')}`, `--port=${port}`],
       partial,
     );
     try {

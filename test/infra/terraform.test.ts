@@ -90,7 +90,7 @@ describe('ingest delivery', () => {
     assert.deepEqual((env.locals.runtime as Block).entry_points, { push: 'tributaryIngestPush', cloudevent: 'tributaryIngest' });
     assert.equal(env.modules.ingest!.entry_points, '${local.runtime.entry_points}');
     // The names are the ones the function module registers.
-    const entry = await readFile(join(ROOT, 'src', 'ingest', 'function-entry.ts'), 'utf8');
+    const entry = await readFile(join(ROOT, 'src', 'main', 'function.ts'), 'utf8');
     assert.match(entry, /registerPushFunction\('tributaryIngestPush'/);
     assert.match(entry, /registerIngestFunction\('tributaryIngest'/);
   });

@@ -12,7 +12,7 @@ if [ ! -x "$venv/bin/st" ] || ! "$venv/bin/pip" freeze 2>/dev/null | grep -qxF -
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tools/fuzz/requirements.txt
 fi
-[ -f dist/src/cli/main.js ] || npm run build
+[ -f dist/src/main/cli.js ] || npm run build
 node=node_modules/.bin/node
 [ -x "$node" ] || node=node
 

@@ -6,7 +6,7 @@
 
 locals {
   runtime = {
-    # Functions Framework targets registered by dist/src/ingest/function-entry.js,
+    # Functions Framework targets registered by dist/src/main/function.js,
     # package.json's "main": the HTTP function for push delivery (the default)
     # and the CloudEvent function for an Eventarc trigger.
     entry_points = {

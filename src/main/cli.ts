@@ -1,6 +1,8 @@
 /**
- * The `tributary` command. `main(argv, env)` is pure of globals except stdio and signals, so
- * tests call it directly.
+ * The `tributary` command (`bin/tributary.js` runs it). `main(argv, env)` is pure of globals
+ * except stdio and signals, so tests call it directly. An entry point: it sits above the
+ * composition root (`runtime.ts`), with the server (`server.ts`) and the Cloud Function
+ * (`function.ts`).
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -13,8 +15,8 @@ import { bigQueryDeadLetterSchema, bigQueryTableSchema, messageJsonSchema } from
 import { WarehouseError } from '../core/ports.js';
 import { loadStreams } from '../core/schema.js';
 import { createKey } from '../api/auth.js';
-import { startServer } from '../api/server.js';
 import { createRuntime } from '../runtime.js';
+import { startServer } from './server.js';
 
 const USAGE = `tributary: ingest messages, store them, serve them over HTTP
 
