@@ -9,7 +9,7 @@ import type { Topic, Warehouse } from './core/ports.js';
 import { loadStreams, type StreamRegistry } from './core/schema.js';
 import { type BatchReport, Ingest } from './ingest/ingest.js';
 import { EmbeddedTopic, MonotonicClock } from './topic/embedded/topic.js';
-import { DuckDBWarehouse } from './warehouse/duckdb/warehouse.js';
+import { DuckDBWarehouse } from './warehouse/duckdb/index.js';
 import type { MemoryStatus } from './warehouse/duckdb/memory.js';
 
 /** Everything a Tributary process runs on. */
@@ -80,8 +80,8 @@ export async function createGcpRuntime(config: Config, hooks: RuntimeHooks = {})
   // Loaded on demand: the embedded default never pays for the Google Cloud client libraries.
   const [{ createPubSubClient, PubSubTopic }, { createBigQueryApi }, { BigQueryWarehouse }] = await Promise.all([
     import('./topic/pubsub/topic.js'),
-    import('./warehouse/bigquery/client.js'),
-    import('./warehouse/bigquery/warehouse.js'),
+    import('./warehouse/bigquery/index.js'),
+    import('./warehouse/bigquery/index.js'),
   ]);
   const registry = await loadStreams(config.streamsDir);
   const warehouse = new BigQueryWarehouse(

@@ -12,7 +12,7 @@ import { parseJson } from '../../src/core/json.js';
 import { parseStreamDefinition, type StreamDef } from '../../src/core/schema.js';
 import { formatTimestamp, parseTimestamp } from '../../src/core/time.js';
 import { compileValidator, Violation } from '../../src/core/validate.js';
-import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
 import { tempDir } from '../helpers.js';
 
 describe('configuration', () => {

@@ -16,7 +16,7 @@ import { parseStreamDefinition, StreamRegistry } from '../../src/core/schema.js'
 import { registerIngestFunction, registerPushFunction } from '../../src/ingest/function.js';
 import { type BatchReport, Ingest } from '../../src/ingest/ingest.js';
 import { decodePubSubMessage, resolveStream } from '../../src/ingest/pubsub-message.js';
-import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
 import { LENIENT_STREAM, reading, ROOT } from '../helpers.js';
 import { binaryCloudEvent, legacyPush, send, sendForBody, structuredCloudEvent } from '../pubsub-payloads.js';
 

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { type Warehouse, WarehouseError } from '../../src/core/ports.js';
 import { parseStreamDefinition } from '../../src/core/schema.js';
 import { Ingest } from '../../src/ingest/ingest.js';
-import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
 import { reading, ROOT } from '../helpers.js';
 
 const sensor = parseStreamDefinition(JSON.parse(await readFile(join(ROOT, 'streams', 'sensor_readings.json'), 'utf8')), 'sensor_readings.json');

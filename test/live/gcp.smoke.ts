@@ -22,8 +22,8 @@ import { parseStreamDefinition } from '../../src/core/schema.js';
 import { nowMicros } from '../../src/core/time.js';
 import { compileValidator } from '../../src/core/validate.js';
 import { createPubSubClient, PubSubTopic } from '../../src/topic/pubsub/topic.js';
-import { createBigQueryApi } from '../../src/warehouse/bigquery/client.js';
-import { BigQueryWarehouse } from '../../src/warehouse/bigquery/warehouse.js';
+import { createBigQueryApi } from '../../src/warehouse/bigquery/index.js';
+import { BigQueryWarehouse } from '../../src/warehouse/bigquery/index.js';
 import { reading, ROOT } from '../helpers.js';
 
 const project = process.env.TRIBUTARY_GCP_PROJECT;

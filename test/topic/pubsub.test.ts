@@ -13,7 +13,7 @@ import { parseStreamDefinition, StreamRegistry } from '../../src/core/schema.js'
 import { Ingest } from '../../src/ingest/ingest.js';
 import { createPubSubClient, PubSubTopic } from '../../src/topic/pubsub/topic.js';
 import { type PullWorker, startPullWorker } from '../../src/topic/pubsub/worker.js';
-import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
 import { type PubSubEmulator, startPubSubEmulator } from '../emulators.js';
 import { LENIENT_STREAM, reading, ROOT } from '../helpers.js';
 

@@ -10,11 +10,11 @@ import type { DeadLetterReason } from '../../src/core/errors.js';
 import { type DeadLetter, type InboundMessage, prepareMessage, type StoredRow } from '../../src/core/message.js';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { type Warehouse, WarehouseError } from '../../src/core/ports.js';
-import { createBigQueryApi } from '../../src/warehouse/bigquery/client.js';
+import { createBigQueryApi } from '../../src/warehouse/bigquery/index.js';
 import { parseStreamDefinition, type StreamDef } from '../../src/core/schema.js';
 import { nowMicros } from '../../src/core/time.js';
 import { compileValidator } from '../../src/core/validate.js';
-import { BigQueryWarehouse, classify } from '../../src/warehouse/bigquery/warehouse.js';
+import { BigQueryWarehouse, classify } from '../../src/warehouse/bigquery/index.js';
 import { LENIENT_STREAM, ROOT } from '../helpers.js';
 import { ENGINES, openWarehouse, selectedEngines, type TestWarehouse } from './engines.js';
 

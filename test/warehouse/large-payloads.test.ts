@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import type { DeadLetter } from '../../src/core/message.js';
 import { parseStreamDefinition } from '../../src/core/schema.js';
 import { Ingest } from '../../src/ingest/ingest.js';
-import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
 
 const STREAM = parseStreamDefinition({ name: 'big', fields: [{ name: 'v', type: 'INT64' }] }, 'big');
 const LIMIT = '64MB';

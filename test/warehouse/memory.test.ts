@@ -15,7 +15,7 @@ import type { StoredRow } from '../../src/core/message.js';
 import { WarehouseError } from '../../src/core/ports.js';
 import { parseStreamDefinition } from '../../src/core/schema.js';
 import { budgetedLimit, IndexMemoryBudget, isOutOfMemory, type MemoryStatus, parseByteSize } from '../../src/warehouse/duckdb/memory.js';
-import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
 
 const STREAM = parseStreamDefinition({ name: 'ids', fields: [{ name: 'v', type: 'INT64' }] }, 'ids');
 const LIMIT = '64MB';

@@ -15,7 +15,7 @@ import type { StoredRow } from '../../src/core/message.js';
 import type { AggregateQuery, AggregateRow, Metric } from '../../src/core/ports.js';
 import { ENVELOPE_FIELDS, type FieldDef, parseStreamDefinition, type StreamDef } from '../../src/core/schema.js';
 import { compileValidator } from '../../src/core/validate.js';
-import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
 
 const FIELDS = [
   { name: 'k', type: 'STRING', mode: 'REQUIRED' },
