@@ -109,8 +109,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: false,
   });
   const metrics = deps.metrics ?? new Metrics();
-  const warehouse = deps.warehouse;
-  if (warehouse.derivedStatus) metrics.derived = () => warehouse.derivedStatus!();
   const openapi = new OpenApiCollector();
   app.decorate('deps', deps);
   const routeTable: string[] = [];

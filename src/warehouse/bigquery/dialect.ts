@@ -5,7 +5,6 @@
  */
 import type { Metric } from '../../core/ports.js';
 import type { FieldDef } from '../../core/schema.js';
-import { formatTimestamp } from '../../core/time.js';
 import type { AggregateDialect } from '../sql/aggregate.js';
 import { ATTRIBUTE_FIELD, type FilterDialect } from '../sql/filters.js';
 import type { KeysetBinder } from '../sql/keyset.js';
@@ -84,7 +83,7 @@ export function aggregateDialect(p: Params, keys: number): BigQueryAggregate {
       const n = p.add('bucket_us', { type: 'INT64', value: String(width) });
       return `TIMESTAMP_MICROS(DIV(UNIX_MICROS(publish_time), ${n}) * ${n})`;
     },
-    bucketReader: () => (v) => (v === null ? null : formatTimestamp(cellMicros(v))),
+    bucketReader: () => (v) => (v === null ? null : cellMicros(v)),
     metric(m: Metric, expr: string, mi: number): string {
       switch (m.fn) {
         case 'count':
@@ -110,7 +109,7 @@ export function aggregateDialect(p: Params, keys: number): BigQueryAggregate {
     reader(kind, leaf) {
       switch (kind) {
         case 'count': return (v) => Number(v);
-        case 'int_sum': return (v) => (v === null ? null : String(v));
+        case 'int_sum': return (v) => (v === null ? null : BigInt(String(v)));
         case 'double': return (v) => (v === null ? null : Number(v));
         case 'value': return cellReader({ ...leaf!, mode: 'NULLABLE' });
       }

@@ -7,13 +7,12 @@ import { bigQueryDeadLetterSchema, bigQueryTableSchema, DEAD_LETTER_CLUSTERING }
 import type {
   AggregateQuery,
   AggregateRow,
-  ApiDeadLetter,
-  ApiRow,
   DeadLetterQuery,
   Filter,
-  RawDeadLetter,
+  ReadRow,
   RowQuery,
   StatsWindow,
+  StoredDeadLetter,
   StreamStats,
   Warehouse,
   WindowStats,
@@ -24,7 +23,7 @@ import { WarehouseError } from '../../core/ports.js';
 import { ENVELOPE_FIELDS, type FieldDef, type StreamDef } from '../../core/schema.js';
 import { nowMicros } from '../../core/time.js';
 import { aggregateColumns, groupAndOrder, readAggregate } from '../sql/aggregate.js';
-import { apiDeadLetter, attributesOf, type DeadLetterRecord } from '../sql/dead-letters.js';
+import { type DeadLetterRecord, storedDeadLetter } from '../sql/dead-letters.js';
 import { filterSql } from '../sql/filters.js';
 import { keysetOrder, timeAndKeyset } from '../sql/keyset.js';
 import { allColumns, DEAD_LETTER_COLUMNS, decodeRows, projection } from '../sql/rows.js';
@@ -183,7 +182,7 @@ export class BigQueryWarehouse implements Warehouse {
     };
   }
 
-  async queryRows(def: StreamDef, q: RowQuery): Promise<ApiRow[]> {
+  async queryRows(def: StreamDef, q: RowQuery): Promise<ReadRow[]> {
     const s = this.compiled(def);
     const params = new Params();
     const where = timeAndKeyset(q.from ?? this.lookbackFrom(), q.to, q.after, q.order, params);
@@ -254,25 +253,14 @@ export class BigQueryWarehouse implements Warehouse {
     };
   }
 
-  async getDeadLetter(def: StreamDef, messageId: string): Promise<ApiDeadLetter | undefined> {
-    const s = this.compiled(def);
-    const params = new Params();
-    const where = [`publish_time >= ${params.time('range_from', this.lookbackFrom())}`, `message_id = ${params.add('msg_id', { type: 'STRING', value: messageId })}`];
-    const rows = await this.driver.query(`SELECT * FROM ${this.liveDeadLetters(s, where, params)}`, params.list);
-    return rows[0] ? apiDeadLetter(this.deadLetterRecord(rows[0])) : undefined;
-  }
-
-  async getRawDeadLetters(def: StreamDef, messageIds: readonly string[]): Promise<RawDeadLetter[]> {
+  async getRawDeadLetters(def: StreamDef, messageIds: readonly string[]): Promise<StoredDeadLetter[]> {
     if (messageIds.length === 0) return [];
     const s = this.compiled(def);
     const params = new Params();
     const ids = messageIds.map((id, i) => params.add(`id${i}`, { type: 'STRING', value: id }));
     const where = [`publish_time >= ${params.time('range_from', this.lookbackFrom())}`, `message_id IN (${ids.join(', ')})`];
     const rows = await this.driver.query(`SELECT * FROM ${this.liveDeadLetters(s, where, params)} ORDER BY publish_time, message_id`, params.list);
-    return rows.map((cells) => {
-      const d = this.deadLetterRecord(cells);
-      return { messageId: d.messageId, publishTime: d.publishTime, reason: d.reason, payload: d.payload, attributes: attributesOf(d.attributes), orderingKey: d.orderingKey, replayCount: d.replayCount };
-    });
+    return rows.map((cells) => storedDeadLetter(this.deadLetterRecord(cells)));
   }
 
   /**
@@ -293,7 +281,7 @@ export class BigQueryWarehouse implements Warehouse {
     return live.length;
   }
 
-  async getRow(def: StreamDef, messageId: string): Promise<ApiRow | undefined> {
+  async getRow(def: StreamDef, messageId: string): Promise<ReadRow | undefined> {
     const s = this.compiled(def);
     const params = new Params();
     const sql =
@@ -304,7 +292,7 @@ export class BigQueryWarehouse implements Warehouse {
     return decodeRows(s.columns, s.readers, allColumns(s.columns), rows, cellAt)[0];
   }
 
-  async queryDeadLetters(def: StreamDef, q: DeadLetterQuery): Promise<ApiDeadLetter[]> {
+  async queryDeadLetters(def: StreamDef, q: DeadLetterQuery): Promise<StoredDeadLetter[]> {
     const s = this.compiled(def);
     const params = new Params();
     const inner = timeAndKeyset(q.from ?? this.lookbackFrom(), q.to, undefined, 'desc', params);
@@ -318,7 +306,7 @@ export class BigQueryWarehouse implements Warehouse {
       ` WHERE ${outer.join(' AND ')}` +
       ` ORDER BY publish_time DESC, message_id DESC LIMIT ${params.add('page_limit', { type: 'INT64', value: String(q.limit) })}`;
     const rows = await this.driver.query(sql, params.list);
-    return rows.map((r) => apiDeadLetter(this.deadLetterRecord(r)));
+    return rows.map((r) => storedDeadLetter(this.deadLetterRecord(r)));
   }
 
   async stats(def: StreamDef): Promise<StreamStats> {

@@ -20,12 +20,13 @@ import { TributaryError } from '../../core/errors.js';
 import type { WriteBatch, WriteResult } from '../../core/ports.js';
 import { WarehouseError } from '../../core/ports.js';
 import { ENVELOPE_FIELDS, type FieldDef, type StreamDef } from '../../core/schema.js';
-import { DL_COLUMN_LIST, ident, sqlString } from './dialect.js';
+import { DL_COLUMN_LIST, ident, insertStatements, sqlString } from './dialect.js';
 import { classify, openError } from './errors.js';
 import { ensureTables, type StreamTables } from './introspect.js';
 import { IndexMemoryBudget, isOutOfMemory, type MemoryStatus, parseByteSize } from './memory.js';
+import { logMemoryRaised } from './observe.js';
 import { ConnectionPool, Mutex } from './pool.js';
-import { DEFAULT_CHECKPOINT_THRESHOLD, DEFAULT_ROW_GROUP_SIZE, type DocumentColumn, documentColumn, type DuckDBOptions, MAX_VALUE_BYTES, oversizedValue, resultReader, type ResultReader, rowDocument } from './types.js';
+import { DEFAULT_CHECKPOINT_THRESHOLD, DEFAULT_ROW_GROUP_SIZE, type DocumentColumn, type DuckDBOptions, MAX_VALUE_BYTES, oversizedValue, resultReader, type ResultReader, rowDocument } from './types.js';
 
 export type { DuckDBOptions } from './types.js';
 
@@ -93,7 +94,7 @@ export class DuckDBDriver {
     private readonly options: DuckDBOptions,
   ) {
     const configured = options.memoryLimit === undefined ? undefined : parseByteSize(options.memoryLimit);
-    this.memoryBudget = configured === undefined ? undefined : new IndexMemoryBudget(configured, options.onMemoryLimitRaised);
+    this.memoryBudget = configured === undefined ? undefined : new IndexMemoryBudget(configured, (m) => logMemoryRaised(options.observer, m));
   }
 
   /** Opens (creating if needed) the database file. */
@@ -156,15 +157,7 @@ export class DuckDBDriver {
     const w = this.writer;
     const tables = await ensureTables(w, def, columns);
     for (const sql of stageSql(def.name, tables.dlTable, tables.partsTable)) await w.run(sql);
-    // The batch travels as one JSON document (an array of row objects), cast in C++ to a list
-    // of STRUCTs and unnested: one statement per write, no staging table, and the main thread
-    // only builds a string. ingest_time is the same for the whole batch ($2).
-    const documented = columns.filter((f) => f.name !== 'ingest_time');
-    const doc = new Map(documented.map((f) => [f.name, documentColumn(f)]));
-    const rowType = `STRUCT(${documented.map((f) => `${ident(f.name)} ${doc.get(f.name)!.memberSql}`).join(', ')})`;
-    const select = columns.map((f) => (f.name === 'ingest_time' ? '$2::TIMESTAMP' : doc.get(f.name)!.selectSql));
-    const columnList = columns.map((f) => ident(f.name)).join(', ');
-    const source = `SELECT ${select.join(', ')} FROM (SELECT CAST(x AS ${rowType}) AS r FROM (SELECT unnest(CAST($1 AS JSON[])) AS x))`;
+    const insert = insertStatements(tables.table, def, columns);
     const [[count]] = (await w.runAndReadAll(`SELECT count(*) FROM ${tables.table}`)).getRows() as [[bigint]];
     return {
       def,
@@ -172,10 +165,7 @@ export class DuckDBDriver {
       dlStage: `temp.${ident(`stage_${def.name}_dead_letters`)}`,
       partsStage: `temp.${ident(`stage_${def.name}_dead_letter_parts`)}`,
       columns,
-      columnList,
-      document: def.fields.map((f) => doc.get(f.name)!),
-      insertSql: `INSERT INTO ${tables.table} (${columnList}) ${source}`,
-      insertOrIgnoreSql: `INSERT OR IGNORE INTO ${tables.table} (${columnList}) ${source} RETURNING message_id`,
+      ...insert,
       readers: columns.map(resultReader),
       rowCount: Number(count),
     };

@@ -8,13 +8,11 @@ import { DuckDBListValue, type DuckDBBlobValue, type DuckDBTimestampValue, type 
 import type {
   AggregateQuery,
   AggregateRow,
-  ApiDeadLetter,
-  ApiRow,
   DeadLetterQuery,
-  DerivedStatus,
-  RawDeadLetter,
+  ReadRow,
   RowQuery,
   StatsWindow,
+  StoredDeadLetter,
   StreamStats,
   Warehouse,
   WindowStats,
@@ -24,13 +22,16 @@ import type {
 import { WarehouseError } from '../../core/ports.js';
 import type { StreamDef } from '../../core/schema.js';
 import { aggregateColumns, groupAndOrder, readAggregate } from '../sql/aggregate.js';
-import { apiDeadLetter, attributesOf, type DeadLetterRecord } from '../sql/dead-letters.js';
+import { type DeadLetterRecord, storedDeadLetter } from '../sql/dead-letters.js';
 import { filterSql } from '../sql/filters.js';
 import { keysetOrder, timeAndKeyset } from '../sql/keyset.js';
 import { allColumns, decodeRows, projection } from '../sql/rows.js';
 import { aggregateDialect, DL_COLUMN_LIST, filterDialect, ident, Params } from './dialect.js';
 import { type CompiledStream, DuckDBDriver, type DuckDBOptions } from './driver.js';
-import { Rollups } from './rollup.js';
+import { type DerivedStatus, derivedFamilies, logRollupFailing } from './observe.js';
+import { Rollups } from './folds.js';
+
+export type { DerivedStatus } from './observe.js';
 
 export { DEFAULT_CHECKPOINT_THRESHOLD, DEFAULT_ROW_GROUP_SIZE, type DuckDBOptions } from './types.js';
 
@@ -71,8 +72,9 @@ export class DuckDBWarehouse implements Warehouse {
     this.rollups = new Rollups(driver, {
       enabled: options.rollups !== false,
       foldDelayMs: options.rollupFoldDelayMs ?? 1000,
-      ...(options.onRollupError ? { onError: options.onRollupError } : {}),
+      onError: (stream, err) => logRollupFailing(options.observer, stream, err),
     });
+    options.observer?.metrics?.collect(() => derivedFamilies(this.derivedStatus()));
   }
 
   /** Opens (creating if needed) the database file. */
@@ -112,6 +114,7 @@ export class DuckDBWarehouse implements Warehouse {
     return this.rollups.aggregatePaths;
   }
 
+  /** The rollups' and the indexes' state, as the observer's metrics report it (tests read it too). */
   derivedStatus(): DerivedStatus {
     const memory = this.driver.memoryStatus();
     return { rollups: this.rollups.status(), aggregates: { ...this.rollups.aggregatePaths }, ...(memory ? { memory } : {}) };
@@ -127,7 +130,7 @@ export class DuckDBWarehouse implements Warehouse {
     return this.driver.read(sql, []);
   }
 
-  async queryRows(def: StreamDef, q: RowQuery): Promise<ApiRow[]> {
+  async queryRows(def: StreamDef, q: RowQuery): Promise<ReadRow[]> {
     const s = this.compiled(def);
     const p = new Params();
     const where = timeAndKeyset(q.from, q.to, q.after, q.order, p);
@@ -163,7 +166,7 @@ export class DuckDBWarehouse implements Warehouse {
     return decode(rows);
   }
 
-  async getRow(def: StreamDef, messageId: string): Promise<ApiRow | undefined> {
+  async getRow(def: StreamDef, messageId: string): Promise<ReadRow | undefined> {
     const s = this.compiled(def);
     const rows = await this.driver.read(`SELECT ${s.columnList} FROM ${s.table} WHERE message_id = $1`, [messageId]);
     return decodeRows(s.columns, s.readers, allColumns(s.columns), rows, at)[0];
@@ -221,7 +224,7 @@ export class DuckDBWarehouse implements Warehouse {
     };
   }
 
-  async queryDeadLetters(def: StreamDef, q: DeadLetterQuery): Promise<ApiDeadLetter[]> {
+  async queryDeadLetters(def: StreamDef, q: DeadLetterQuery): Promise<StoredDeadLetter[]> {
     const s = this.compiled(def);
     const p = new Params();
     const where = timeAndKeyset(q.from, q.to, q.after, 'desc', p);
@@ -234,35 +237,20 @@ export class DuckDBWarehouse implements Warehouse {
       ` ${keysetOrder('desc')} LIMIT ${p.add(BigInt(q.limit))}`;
     const sql = `SELECT ${DL_COLUMN_LIST} FROM ${s.dlTable} WHERE message_id IN (${page}) ${keysetOrder('desc')}`;
     const rows = await this.driver.readDeadLetters(s, sql, p.values, 0, 6);
-    return rows.map((r) => apiDeadLetter(deadLetterRecord(r)));
+    return rows.map((r) => storedDeadLetter(deadLetterRecord(r)));
   }
 
-  async getDeadLetter(def: StreamDef, messageId: string): Promise<ApiDeadLetter | undefined> {
-    const s = this.compiled(def);
-    const rows = await this.driver.readDeadLetters(s, `SELECT ${DL_COLUMN_LIST} FROM ${s.dlTable} WHERE message_id = $1`, [messageId], 0, 6);
-    return rows[0] ? apiDeadLetter(deadLetterRecord(rows[0])) : undefined;
-  }
-
-  async getRawDeadLetters(def: StreamDef, messageIds: readonly string[]): Promise<RawDeadLetter[]> {
+  async getRawDeadLetters(def: StreamDef, messageIds: readonly string[]): Promise<StoredDeadLetter[]> {
     if (messageIds.length === 0) return [];
     const s = this.compiled(def);
     const rows = await this.driver.readDeadLetters(
       s,
-      `SELECT message_id, publish_time, reason, payload, attributes, ordering_key, replay_count FROM ${s.dlTable} ` +
-        `WHERE message_id IN (SELECT unnest($1::VARCHAR[])) ORDER BY publish_time, message_id`,
+      `SELECT ${DL_COLUMN_LIST} FROM ${s.dlTable} WHERE message_id IN (SELECT unnest($1::VARCHAR[])) ORDER BY publish_time, message_id`,
       [new DuckDBListValue([...messageIds])],
       0,
-      3,
+      6,
     );
-    return rows.map(([id, pt, reason, payload, attrs, key, replays]) => ({
-      messageId: id as string,
-      publishTime: (pt as DuckDBTimestampValue).micros,
-      reason: reason as string,
-      payload: payload === null ? new Uint8Array() : (payload as DuckDBBlobValue).bytes,
-      attributes: attributesOf((attrs as string | null) ?? null),
-      orderingKey: (key as string | null) ?? null,
-      replayCount: Number(replays as bigint),
-    }));
+    return rows.map((r) => storedDeadLetter(deadLetterRecord(r)));
   }
 
   deleteDeadLetters(def: StreamDef, messageIds: readonly string[]): Promise<number> {

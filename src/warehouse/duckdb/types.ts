@@ -28,7 +28,7 @@ import type { StoredRow } from '../../core/message.js';
 import type { FieldDef } from '../../core/schema.js';
 import { formatDate, formatTimestamp } from '../../core/time.js';
 import type { StoredRecord, StoredValue } from '../../core/validate.js';
-import type { MemoryStatus } from './memory.js';
+import type { WarehouseObserver } from '../../core/ports.js';
 
 /**
  * Rows per row group (DuckDB's default is 122,880). A checkpoint compresses and rewrites the row
@@ -74,13 +74,12 @@ export interface DuckDBOptions {
   readonly rowGroupSize?: number;
   /** WAL size that triggers an automatic checkpoint; default {@link DEFAULT_CHECKPOINT_THRESHOLD}. */
   readonly checkpointThreshold?: string;
-  /** Told when the rollup folds of a stream start failing (for the log); each write schedules another try. */
-  readonly onRollupError?: (stream: string, err: Error) => void;
   /**
-   * Told when the message_id indexes grew past half of `memoryLimit` and the limit in force was
-   * raised (the first time, then each time it grew by half again); for the log.
+   * Where the adapter reports its rollups and index memory: `/metrics` families through
+   * `metrics`, and warnings through `log` (a fold that starts failing; the indexes raising the
+   * memory limit, the first time and each time it grew by half again). See `observe.ts`.
    */
-  readonly onMemoryLimitRaised?: (status: MemoryStatus) => void;
+  readonly observer?: WarehouseObserver;
 }
 
 
@@ -262,28 +261,28 @@ export function columnWriter(f: FieldDef): ColumnWriter {
   }
 }
 
-/** Converts a DuckDB result value to the API's JSON form. */
-export type ResultReader = (v: DuckDBValue) => unknown;
+/** Converts a DuckDB result value to its stored value (see `ReadRow` in core/ports.ts). */
+export type ResultReader = (v: DuckDBValue) => StoredValue;
 
 function scalarReader(f: FieldDef): ResultReader {
   switch (f.type) {
     case 'STRING':
     case 'BOOL':
     case 'FLOAT64':
-      return (v) => v;
-    case 'INT64': return (v) => (v as bigint).toString();
+      return (v) => v as StoredValue;
+    case 'INT64': return (v) => v as bigint;
     case 'NUMERIC': return (v) => {
       const d = v as DuckDBDecimalValue;
       return scaledToDecimal(d.value, d.scale);
     };
-    case 'TIMESTAMP': return (v) => formatTimestamp((v as DuckDBTimestampValue).micros);
-    case 'DATE': return (v) => formatDate((v as DuckDBDateValue).days);
-    case 'JSON': return (v) => JSON.parse(v as string) as unknown;
+    case 'TIMESTAMP': return (v) => (v as DuckDBTimestampValue).micros;
+    case 'DATE': return (v) => (v as DuckDBDateValue).days;
+    case 'JSON': return (v) => v as string;
     case 'RECORD': {
       const readers = (f.fields ?? []).map((c) => [c.name, resultReader(c)] as const);
       return (v) => {
         const entries = (v as DuckDBStructValue).entries;
-        const out: Record<string, unknown> = {};
+        const out: StoredRecord = {};
         for (const [name, read] of readers) out[name] = read(entries[name] ?? null);
         return out;
       };

@@ -3,33 +3,12 @@
  * switch (what each metric reads back as), and the GROUP BY / ORDER BY tail. The dialect writes
  * each term's SQL (buckets, percentiles) and reads the engine's result values.
  */
-import type { AggregateQuery, Metric } from '../../core/ports.js';
+import { type AggregateQuery, type AggregateRow, type Metric, type MetricKind, metricKind } from '../../core/ports.js';
 import type { FieldDef } from '../../core/schema.js';
+import type { StoredValue } from '../../core/validate.js';
 
-/** Converts one result value of the engine `C` (a DuckDB value, a BigQuery cell). */
-export type Reader<C> = (v: C) => unknown;
-
-/**
- * What a metric's value is: a count (a JSON number), the sum of an INT64 field (an integer that
- * may exceed 64 bits), a value of the field's own type (sum of others, min, max), or a double
- * (avg, percentile).
- */
-export type MetricKind = 'count' | 'int_sum' | 'value' | 'double';
-
-export function metricKind(m: Metric): MetricKind {
-  switch (m.fn) {
-    case 'count':
-    case 'count_distinct':
-      return 'count';
-    case 'sum':
-      return m.chain![m.chain!.length - 1]!.type === 'INT64' ? 'int_sum' : 'value';
-    case 'min':
-    case 'max':
-      return 'value';
-    default:
-      return 'double';
-  }
-}
+/** Converts one result value of the engine `C` (a DuckDB value, a BigQuery cell) to a domain value. */
+export type Reader<C> = (v: C) => StoredValue;
 
 /** What a dialect provides to compile an aggregate's columns. */
 export interface AggregateDialect<C> {
@@ -75,9 +54,9 @@ export function groupAndOrder(keys: readonly string[]): string {
 }
 
 /** Result rows as objects by column name. */
-export function readAggregate<C, R>(rows: readonly R[], readers: readonly [string, Reader<C>][], at: (row: R, i: number) => C): Record<string, unknown>[] {
+export function readAggregate<C, R>(rows: readonly R[], readers: readonly [string, Reader<C>][], at: (row: R, i: number) => C): AggregateRow[] {
   return rows.map((r) => {
-    const out: Record<string, unknown> = {};
+    const out: Record<string, StoredValue> = {};
     readers.forEach(([name, read], i) => (out[name] = read(at(r, i))));
     return out;
   });

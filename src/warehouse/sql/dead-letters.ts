@@ -1,6 +1,5 @@
 /** Dead letters read back, shared by every dialect: the decoding of one dead-letter record. */
-import type { ApiDeadLetter } from '../../core/ports.js';
-import { formatTimestamp } from '../../core/time.js';
+import type { StoredDeadLetter } from '../../core/ports.js';
 
 /** A dead-letter record as read from any engine, decoded to plain values. */
 export interface DeadLetterRecord {
@@ -23,25 +22,7 @@ export function attributesOf(text: string | null): Record<string, string> {
   return text === null ? {} : (JSON.parse(text) as Record<string, string>);
 }
 
-export function apiDeadLetter(d: DeadLetterRecord): ApiDeadLetter {
-  let text: string | null;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(d.payload);
-  } catch {
-    text = null;
-  }
-  return {
-    message_id: d.messageId,
-    publish_time: formatTimestamp(d.publishTime),
-    dead_lettered_at: formatTimestamp(d.deadLetteredAt),
-    reason: d.reason,
-    detail: d.detail,
-    field_path: d.fieldPath,
-    payload: text,
-    payload_base64: Buffer.from(d.payload).toString('base64'),
-    payload_size: d.payloadSize,
-    attributes: attributesOf(d.attributes),
-    ordering_key: d.orderingKey,
-    replay_count: d.replayCount,
-  };
+/** The dead letter of a record. */
+export function storedDeadLetter(d: DeadLetterRecord): StoredDeadLetter {
+  return { ...d, attributes: attributesOf(d.attributes) };
 }

@@ -3,8 +3,9 @@
  * the decoding of a result row through the stream's compiled readers.
  */
 import { DEAD_LETTER_FIELDS } from '../../core/export.js';
-import type { RowQuery } from '../../core/ports.js';
+import type { ReadRow, RowQuery } from '../../core/ports.js';
 import type { FieldDef } from '../../core/schema.js';
+import type { StoredValue } from '../../core/validate.js';
 import type { Reader } from './aggregate.js';
 
 /** The dead-letter table's columns, in order. */
@@ -17,11 +18,11 @@ export function projection(columns: readonly FieldDef[], fields: RowQuery['field
 }
 
 /** Decodes result rows whose j-th value is column `idx[j]` of `columns`. */
-export function decodeRows<C, R>(columns: readonly FieldDef[], readers: readonly Reader<C>[], idx: readonly number[], rows: readonly R[], at: (row: R, j: number) => C): Record<string, unknown>[] {
+export function decodeRows<C, R>(columns: readonly FieldDef[], readers: readonly Reader<C>[], idx: readonly number[], rows: readonly R[], at: (row: R, j: number) => C): ReadRow[] {
   return rows.map((r) => {
-    const row: Record<string, unknown> = {};
+    const row: Record<string, StoredValue> = {};
     for (let j = 0; j < idx.length; j++) row[columns[idx[j]!]!.name] = readers[idx[j]!]!(at(r, j));
-    return row;
+    return row as ReadRow;
   });
 }
 
