@@ -30,8 +30,9 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { loadStreams } from '../src/core/schema.js';
-import { columnSql, ident, sqlString } from '../src/warehouse/duckdb/types.js';
-import { DEFAULT_CHECKPOINT_THRESHOLD, DEFAULT_ROW_GROUP_SIZE, DuckDBWarehouse } from '../src/warehouse/duckdb/warehouse.js';
+import { sqlString } from '../src/warehouse/duckdb/dialect.js';
+import { DuckDBWarehouse } from '../src/warehouse/duckdb/index.js';
+import { columnSql, DEFAULT_CHECKPOINT_THRESHOLD, DEFAULT_ROW_GROUP_SIZE, ident } from '../src/warehouse/duckdb/types.js';
 import { demoMessage, fmt, ROOT, tempDir } from './lib.js';
 
 /** The server's default `--duckdb-memory-limit` (src/core/config.ts). */

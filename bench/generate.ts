@@ -10,8 +10,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { loadStreams } from '../src/core/schema.js';
-import { sqlString } from '../src/warehouse/duckdb/types.js';
-import { DEFAULT_ROW_GROUP_SIZE, DuckDBWarehouse } from '../src/warehouse/duckdb/warehouse.js';
+import { sqlString } from '../src/warehouse/duckdb/dialect.js';
+import { DEFAULT_ROW_GROUP_SIZE, DuckDBWarehouse } from '../src/warehouse/duckdb/index.js';
 import { ROOT } from './lib.js';
 
 export const DAY_MICROS = 86_400_000_000n;

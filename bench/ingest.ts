@@ -20,7 +20,7 @@ import { DuckDBInstance, DuckDBTimestampValue } from '@duckdb/node-api';
 import { parseJson } from '../src/core/json.js';
 import { ENVELOPE_FIELDS, loadStreams } from '../src/core/schema.js';
 import { compileValidator } from '../src/core/validate.js';
-import { DuckDBWarehouse } from '../src/warehouse/duckdb/warehouse.js';
+import { DuckDBWarehouse } from '../src/warehouse/duckdb/index.js';
 import { columnWriter } from '../src/warehouse/duckdb/types.js';
 import { type ChildServer, demoMessage, exitOnRegressions, fmt, gate, median, percentile, profile, report, ROOT, startChild, startTributary, tempDir } from './lib.js';
 import { fixedRate } from './load.js';

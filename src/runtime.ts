@@ -2,15 +2,13 @@
  * Wiring: the one place where adapters are chosen and dependencies are built. Everything else
  * receives its dependencies as arguments.
  */
-import { join } from 'node:path';
 import type { PubSub } from '@google-cloud/pubsub';
 import type { Config } from './core/config.js';
-import type { Topic, Warehouse } from './core/ports.js';
+import type { Topic, Warehouse, WarehouseObserver } from './core/ports.js';
 import { loadStreams, type StreamRegistry } from './core/schema.js';
 import { type BatchReport, Ingest } from './ingest/ingest.js';
 import { EmbeddedTopic, MonotonicClock } from './topic/embedded/topic.js';
-import { DuckDBWarehouse } from './warehouse/duckdb/warehouse.js';
-import type { MemoryStatus } from './warehouse/duckdb/memory.js';
+import { databasePath, openWarehouse } from './warehouse/engines.js';
 
 /** Everything a Tributary process runs on. */
 export interface Runtime {
@@ -29,16 +27,11 @@ export interface Runtime {
 export interface RuntimeHooks {
   readonly onBatch?: (report: BatchReport) => void;
   readonly onWriteError?: (stream: string, err: unknown, willRetry: boolean) => void;
-  /** Told when the DuckDB rollup folds of a stream start failing. */
-  readonly onRollupError?: (stream: string, err: Error) => void;
-  /** Told when DuckDB's message_id indexes raised its memory limit (see `warehouse/duckdb/memory.ts`). */
-  readonly onMemoryLimitRaised?: (status: MemoryStatus) => void;
+  /** Given to the warehouse adapter, which reports its engine-specific state through it (DuckDB: rollups, index memory). */
+  readonly observer?: WarehouseObserver;
 }
 
-/** The database file of the embedded default. */
-export function databasePath(config: Config): string {
-  return join(config.dataDir, 'tributary.duckdb');
-}
+export { databasePath };
 
 /** The runtime the configuration asks for: `--mode embedded` (default) or `--mode gcp`. */
 export function createRuntime(config: Config, hooks: RuntimeHooks = {}): Promise<Runtime> {
@@ -78,23 +71,9 @@ export async function createGcpRuntime(config: Config, hooks: RuntimeHooks = {})
     throw new Error('createGcpRuntime needs a configuration parsed with --mode gcp');
   }
   // Loaded on demand: the embedded default never pays for the Google Cloud client libraries.
-  const [{ createPubSubClient, PubSubTopic }, { createBigQueryApi }, { BigQueryWarehouse }] = await Promise.all([
-    import('./topic/pubsub/topic.js'),
-    import('./warehouse/bigquery/client.js'),
-    import('./warehouse/bigquery/warehouse.js'),
-  ]);
+  const { createPubSubClient, PubSubTopic } = await import('./topic/pubsub/topic.js');
   const registry = await loadStreams(config.streamsDir);
-  const warehouse = new BigQueryWarehouse(
-    createBigQueryApi({ projectId: gcpProject, ...(config.bigqueryApiEndpoint ? { apiEndpoint: config.bigqueryApiEndpoint } : {}), ...(config.gcpRegion ? { location: config.gcpRegion } : {}) }),
-    {
-      projectId: gcpProject,
-      dataset: bigqueryDataset,
-      ...(config.gcpRegion ? { location: config.gcpRegion } : {}),
-      maxBytesBilled: config.bigqueryMaxBytesBilled,
-      emulator: config.bigqueryApiEndpoint !== undefined,
-      lookbackDays: config.bigqueryLookbackDays,
-    },
-  );
+  const warehouse = await openWarehouse('bigquery', config, hooks.observer);
   await warehouse.init(registry.all());
   const ingest = ingestFor(config, warehouse, hooks);
   const pubsub = createPubSubClient({ projectId: gcpProject, emulatorHost: config.pubsubEmulatorHost });
@@ -124,14 +103,7 @@ export async function createGcpRuntime(config: Config, hooks: RuntimeHooks = {})
  */
 export async function createEmbeddedRuntime(config: Config, hooks: RuntimeHooks = {}): Promise<Runtime> {
   const registry = await loadStreams(config.streamsDir);
-  const warehouse = await DuckDBWarehouse.open({
-    path: databasePath(config),
-    memoryLimit: config.duckdbMemoryLimit,
-    threads: config.duckdbThreads,
-    queryTimeoutMs: config.queryTimeoutMs,
-    ...(hooks.onRollupError ? { onRollupError: hooks.onRollupError } : {}),
-    ...(hooks.onMemoryLimitRaised ? { onMemoryLimitRaised: hooks.onMemoryLimitRaised } : {}),
-  });
+  const warehouse = await openWarehouse('duckdb', config, hooks.observer);
   try {
     await warehouse.init(registry.all());
   } catch (err) {

@@ -19,8 +19,8 @@ import type { Warehouse } from '../../src/core/ports.js';
 import { loadStreams } from '../../src/core/schema.js';
 import { registerIngestFunction } from '../../src/ingest/function.js';
 import { Ingest } from '../../src/ingest/ingest.js';
-import { createBigQueryApi } from '../../src/warehouse/bigquery/client.js';
-import { BigQueryWarehouse } from '../../src/warehouse/bigquery/warehouse.js';
+import { createBigQueryApi } from '../../src/warehouse/bigquery/index.js';
+import { BigQueryWarehouse } from '../../src/warehouse/bigquery/index.js';
 import { ROOT } from '../lib.js';
 
 /** What the parent reads back after stopping the server. */

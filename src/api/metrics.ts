@@ -2,7 +2,7 @@
  * Prometheus metrics in the text exposition format (version 0.0.4), without a client
  * library: counters and histograms with labels, rendered on `GET /metrics`.
  */
-import type { DerivedStatus } from '../core/ports.js';
+import type { MetricFamily, MetricsSink } from '../core/ports.js';
 import type { BatchReport } from '../ingest/ingest.js';
 import type { AdmissionOutcome } from './admission.js';
 
@@ -76,7 +76,7 @@ class Histogram {
 const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** The metrics of one process. */
-export class Metrics {
+export class Metrics implements MetricsSink {
   readonly requests = new Counter('tributary_http_requests_total', 'HTTP requests by method, route and status.');
   readonly latency = new Histogram('tributary_http_request_duration_seconds', 'HTTP request latency by method, route and status.', SECONDS);
   readonly ingested = new Counter('tributary_ingest_messages_total', 'Messages ingested by stream and outcome (stored, duplicate, dead_lettered).');
@@ -114,8 +114,13 @@ export class Metrics {
     this.latency.observe(seconds, labels);
   }
 
-  /** Where the warehouse's derived-data gauges come from (DuckDB rollups), if it has any. */
-  derived: (() => DerivedStatus) | undefined;
+  /** Families the adapters publish (DuckDB's rollups and index memory), read at every scrape. */
+  private readonly collectors: (() => readonly MetricFamily[])[] = [];
+
+  /** {@link MetricsSink}: the warehouse adapter's own metrics. */
+  collect(collector: () => readonly MetricFamily[]): void {
+    this.collectors.push(collector);
+  }
 
   /** The HTTP server's body budget (BodyBudget), when it has one. */
   admission: { readonly capacity: number; readonly inFlight: number; readonly waiting: number; readonly outcomes: Readonly<Record<AdmissionOutcome, number>> } | undefined;
@@ -123,12 +128,12 @@ export class Metrics {
   render(): string {
     const parts = [this.requests, this.latency, this.ingested, this.deadLettered, this.writeFailures, this.batchSize, this.writeLatency, this.freshness].map((m) => m.render());
     if (this.admission) parts.push(renderAdmission(this.admission));
-    if (this.derived) parts.push(renderDerived(this.derived()));
+    for (const c of this.collectors) parts.push(c().map((f) => family(f.name, f.type, f.help, f.samples)).join('\n'));
     return parts.join('\n') + '\n';
   }
 }
 
-function family(name: string, type: 'gauge' | 'counter', help: string, samples: readonly [Labels, number][]): string {
+function family(name: string, type: 'gauge' | 'counter', help: string, samples: readonly (readonly [Labels, number])[]): string {
   return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map(([labels, v]) => `${name}${labelText(labels)} ${v}`)].join('\n');
 }
 
@@ -141,25 +146,5 @@ function renderAdmission(a: NonNullable<Metrics['admission']>): string {
       [{ outcome: 'admitted' }, a.outcomes.waited],
       [{ outcome: 'timed_out' }, a.outcomes.timed_out],
     ]),
-  ].join('\n');
-}
-
-function renderDerived(d: DerivedStatus): string {
-  const r = d.rollups;
-  return [
-    family('tributary_rollup_lag_seconds', 'gauge', 'ingest_time of the newest row written minus that of the newest row in the minute rollups (0: caught up; rows not folded in yet are scanned).', r.map((x) => [{ stream: x.stream }, x.lagSeconds])),
-    family('tributary_rollup_failing', 'gauge', '1 while the last rollup fold of the stream failed (answers stay correct, aggregates scan more); see the log.', r.map((x) => [{ stream: x.stream }, x.failing ? 1 : 0])),
-    family('tributary_rollup_fold_failures_total', 'counter', 'Rollup folds that failed.', r.map((x) => [{ stream: x.stream }, x.failures])),
-    family('tributary_aggregate_queries_total', 'counter', 'Aggregates answered, by path: from the minute rollups, or by scanning rows.', [
-      [{ path: 'rollup' }, d.aggregates.rollup],
-      [{ path: 'scan' }, d.aggregates.scan],
-    ]),
-    ...(d.memory
-      ? [
-          family('tributary_duckdb_index_bytes', 'gauge', 'Memory of the message_id indexes, the largest since start (DuckDB holds them in memory while writing; about 8 bytes per row with embedded message IDs, about 90 with random UUIDs).', [[{}, d.memory.indexBytes]]),
-          family('tributary_duckdb_memory_limit_bytes', 'gauge', 'DuckDB memory limit in force: --duckdb-memory-limit, raised by the indexes beyond half of it.', [[{}, d.memory.limitBytes]]),
-          family('tributary_duckdb_memory_limit_configured_bytes', 'gauge', 'DuckDB memory limit configured (--duckdb-memory-limit).', [[{}, d.memory.configuredLimitBytes]]),
-        ]
-      : []),
   ].join('\n');
 }

@@ -4,7 +4,10 @@
  * the range so that a chart has every bucket.
  */
 import { TributaryError } from './errors.js';
-import type { AggregateQuery, AggregateRow } from './ports.js';
+import type { AggregateQuery } from './ports.js';
+
+/** An aggregate row as the API returns it (`time` RFC 3339, values in their JSON form). */
+type AggregateRow = Record<string, unknown>;
 import { formatTimestamp, parseTimestamp } from './time.js';
 
 function floorTo(t: bigint, step: bigint): bigint {
@@ -13,7 +16,7 @@ function floorTo(t: bigint, step: bigint): bigint {
 }
 
 /**
- * Fills empty buckets of a bucketed aggregate, per group: counts become 0, every other
+ * Fills empty buckets of a bucketed aggregate (serialised rows), per group: counts become 0, every other
  * metric null. The range is [from, to) when given, else the first to the last bucket seen.
  * Throws RESULT_TOO_LARGE beyond `maxRows`.
  */

@@ -86,7 +86,10 @@ export interface RowQuery {
   readonly fields?: readonly string[];
 }
 
-/** An aggregate function. Percentiles are approximate where the engine approximates. */
+/**
+ * An aggregate function. Percentiles are exact on every engine (linear interpolation between the
+ * closest ranks: DuckDB's `quantile_cont`, BigQuery's `PERCENTILE_CONT`).
+ */
 export type MetricFn = 'count' | 'count_distinct' | 'sum' | 'avg' | 'min' | 'max' | 'percentile';
 
 /** One metric of an aggregate query. */
@@ -115,10 +118,33 @@ export interface AggregateQuery {
 }
 
 /**
- * One aggregate result row: `time` (bucket start, RFC 3339) when bucketed, each group field by
- * its dotted path, each metric by its name, all in the API's JSON form.
+ * What a metric's value is: a count (a number), the sum of an INT64 field (a bigint, which may
+ * exceed 64 bits), a value of the field's own stored type (the sum of other numeric fields, min,
+ * max), or a double (avg, percentile).
  */
-export type AggregateRow = Record<string, unknown>;
+export type MetricKind = 'count' | 'int_sum' | 'value' | 'double';
+
+export function metricKind(m: Metric): MetricKind {
+  switch (m.fn) {
+    case 'count':
+    case 'count_distinct':
+      return 'count';
+    case 'sum':
+      return m.chain![m.chain!.length - 1]!.type === 'INT64' ? 'int_sum' : 'value';
+    case 'min':
+    case 'max':
+      return 'value';
+    default:
+      return 'double';
+  }
+}
+
+/**
+ * One aggregate result row, in domain values: `time` (the bucket's start, epoch microseconds)
+ * when bucketed, each group field by its dotted path as its stored value, each metric by its
+ * name as its {@link MetricKind} says. The API serialises it (`src/api/output.ts`).
+ */
+export type AggregateRow = Readonly<Record<string, StoredValue>>;
 
 /** Time window of {@link Warehouse.windowStats}. */
 export interface StatsWindow {
@@ -134,19 +160,17 @@ export interface WindowStats {
   readonly freshnessMs: { readonly p50: number; readonly p95: number; readonly p99: number; readonly max: number } | null;
 }
 
-/** A dead letter with its raw bytes, as replay needs it. */
-export interface RawDeadLetter {
-  readonly messageId: string;
-  readonly publishTime: bigint;
-  readonly reason: string;
-  readonly payload: Uint8Array;
-  readonly attributes: Readonly<Record<string, string>>;
-  readonly orderingKey: string | null;
-  readonly replayCount: number;
+/**
+ * A row as read back, in domain values: each column by name as its stored value (see
+ * {@link StoredValue}: INT64 and TIMESTAMP as bigint, TIMESTAMP in epoch microseconds, DATE in
+ * days since the epoch, NUMERIC as canonical decimal text, JSON as its text, RECORD as an object
+ * of every member, REPEATED as an array, never null). The API serialises it (`src/api/output.ts`).
+ */
+export interface ReadRow {
+  readonly message_id: string;
+  readonly publish_time: bigint;
+  readonly [column: string]: StoredValue;
 }
-
-/** A row as the API returns it: JSON-safe (INT64 and NUMERIC as strings, timestamps RFC 3339). */
-export type ApiRow = Record<string, unknown>;
 
 /** A dead-letters query. */
 export interface DeadLetterQuery {
@@ -157,52 +181,25 @@ export interface DeadLetterQuery {
   readonly limit: number;
 }
 
-/** A dead letter as the API returns it. */
-export interface ApiDeadLetter {
-  message_id: string;
-  publish_time: string;
-  dead_lettered_at: string;
-  reason: string;
-  detail: string | null;
-  field_path: string | null;
-  /** The payload as text when it is valid UTF-8, else null (see payload_base64). */
-  payload: string | null;
-  payload_base64: string;
-  payload_size: number;
-  attributes: Record<string, string>;
-  ordering_key: string | null;
-  replay_count: number;
+/** A dead letter as read back, with its raw payload bytes. */
+export interface StoredDeadLetter {
+  readonly messageId: string;
+  /** Epoch microseconds. */
+  readonly publishTime: bigint;
+  /** When ingest (last) dead-lettered it, epoch microseconds. */
+  readonly deadLetteredAt: bigint;
+  readonly reason: string;
+  readonly detail: string | null;
+  readonly fieldPath: string | null;
+  readonly payload: Uint8Array;
+  /** The payload's size in bytes, as stored. */
+  readonly payloadSize: number;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly orderingKey: string | null;
+  readonly replayCount: number;
 }
 
 /** Counters of a stream. */
-/** See {@link Warehouse.derivedStatus}. */
-export interface DerivedStatus {
-  readonly rollups: readonly {
-    readonly stream: string;
-    /** ingest_time of the newest row written minus that of the newest row folded in, in seconds (0: caught up). */
-    readonly lagSeconds: number;
-    /** Folds that failed since the process started (each is retried after the next write). */
-    readonly failures: number;
-    /** Whether the last fold failed. Answers stay correct meanwhile: rows not folded in are scanned. */
-    readonly failing: boolean;
-  }[];
-  /** Aggregates answered since start, by how: from the rollups, or by scanning the rows. */
-  readonly aggregates: { readonly rollup: number; readonly scan: number };
-  /**
-   * The message_id indexes (derived from the rows too: they are how duplicates are refused) and
-   * the memory limit they raise; present when the engine keeps them in a bounded memory (DuckDB
-   * with a memory limit).
-   */
-  readonly memory?: {
-    /** The configured limit, in bytes. */
-    readonly configuredLimitBytes: number;
-    /** The limit in force: the configured one, raised by the indexes beyond half of it. */
-    readonly limitBytes: number;
-    /** Memory the indexes take, in bytes: the largest reading since start (read at most once a second, after writes). */
-    readonly indexBytes: number;
-  };
-}
-
 export interface StreamStats {
   readonly rowCount: number;
   readonly newestPublishTime: bigint | null;
@@ -211,45 +208,80 @@ export interface StreamStats {
   readonly newestDeadLetterPublishTime: bigint | null;
 }
 
-/** The warehouse port: where rows and dead letters are stored and read. */
-export interface Warehouse {
-  /** `duckdb` or `bigquery`. */
-  readonly engine: string;
-  /** Creates (or checks and migrates) the tables of these streams. */
-  init(streams: readonly StreamDef[]): Promise<void>;
+/** Where ingest writes: rows and dead letters, one batch at a time. */
+export interface RowWriter {
   /**
    * Writes a batch atomically; rows whose message_id is already stored are skipped.
    * Throws {@link WarehouseError}.
    */
   write(stream: StreamDef, batch: WriteBatch): Promise<WriteResult>;
+}
+
+/** What the read API asks of the rows. */
+export interface RowReader {
   /** One page of rows in (publish_time, message_id) order. */
-  queryRows(stream: StreamDef, query: RowQuery): Promise<ApiRow[]>;
+  queryRows(stream: StreamDef, query: RowQuery): Promise<ReadRow[]>;
   /** One row by message_id, or undefined. */
-  getRow(stream: StreamDef, messageId: string): Promise<ApiRow | undefined>;
-  /** One page of dead letters, newest publish_time first. */
-  queryDeadLetters(stream: StreamDef, query: DeadLetterQuery): Promise<ApiDeadLetter[]>;
-  stats(stream: StreamDef): Promise<StreamStats>;
-  /** Row count, dead letters by reason and freshness over a publish_time window. */
-  windowStats(stream: StreamDef, window: StatsWindow): Promise<WindowStats>;
+  getRow(stream: StreamDef, messageId: string): Promise<ReadRow | undefined>;
   /**
    * Aggregate rows ordered by time bucket then by group values. Only buckets and groups that
    * have rows; the caller fills empty buckets. Returns at most `limit + 1` rows.
    */
   aggregate(stream: StreamDef, query: AggregateQuery): Promise<AggregateRow[]>;
-  /** One dead letter by message_id, or undefined. */
-  getDeadLetter(stream: StreamDef, messageId: string): Promise<ApiDeadLetter | undefined>;
-  /** Dead letters with their raw payloads, by message_id (missing ids are skipped). */
-  getRawDeadLetters(stream: StreamDef, messageIds: readonly string[]): Promise<RawDeadLetter[]>;
+  stats(stream: StreamDef): Promise<StreamStats>;
+  /** Row count, dead letters by reason and freshness over a publish_time window. */
+  windowStats(stream: StreamDef, window: StatsWindow): Promise<WindowStats>;
+}
+
+/** What the dead-letter API and replay ask of the dead letters. */
+export interface DeadLetterStore {
+  /** One page of dead letters, newest publish_time first. */
+  queryDeadLetters(stream: StreamDef, query: DeadLetterQuery): Promise<StoredDeadLetter[]>;
+  /** Dead letters by message_id, oldest publish_time first (missing ids are skipped). */
+  getRawDeadLetters(stream: StreamDef, messageIds: readonly string[]): Promise<StoredDeadLetter[]>;
   /** Removes dead letters (after a successful replay); returns how many were removed. */
   deleteDeadLetters(stream: StreamDef, messageIds: readonly string[]): Promise<number>;
+}
+
+/**
+ * The warehouse port: where rows and dead letters are stored and read, plus its lifecycle.
+ * Values are domain values (bigint microseconds, bytes, stored values); the API serialises them.
+ */
+export interface Warehouse extends RowWriter, RowReader, DeadLetterStore {
+  /** `duckdb` or `bigquery` (what `/readyz` reports). */
+  readonly engine: string;
+  /** Creates (or checks and migrates) the tables of these streams. */
+  init(streams: readonly StreamDef[]): Promise<void>;
   /** Resolves when the warehouse answers a trivial query. */
   ping(): Promise<void>;
-  /**
-   * The state of what the warehouse derives from the rows to answer reads faster (DuckDB's
-   * minute rollups), per stream; for `/metrics`. Absent when it derives nothing (BigQuery).
-   */
-  derivedStatus?(): DerivedStatus;
   close(): Promise<void>;
+}
+
+/** Where an adapter logs what an operator should know (pino's signature). */
+export interface ObserverLog {
+  warn(fields: Readonly<Record<string, unknown>>, message: string): void;
+}
+
+/** One metric family as `/metrics` renders it: gauge or counter samples by labels. */
+export interface MetricFamily {
+  readonly name: string;
+  readonly type: 'gauge' | 'counter';
+  readonly help: string;
+  readonly samples: readonly (readonly [Readonly<Record<string, string>>, number])[];
+}
+
+/** Where an adapter publishes its own metrics: a collector read at every scrape. */
+export interface MetricsSink {
+  collect(collector: () => readonly MetricFamily[]): void;
+}
+
+/**
+ * What an adapter is given to report its engine-specific state (DuckDB's rollups and index
+ * memory): a log and a metrics sink. Both optional: an adapter without them reports nothing.
+ */
+export interface WarehouseObserver {
+  readonly log?: ObserverLog;
+  readonly metrics?: MetricsSink;
 }
 
 /** A message as a publisher hands it to the topic. */

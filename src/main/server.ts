@@ -36,13 +36,8 @@ export async function startServer(config: Config, options: { logger?: boolean } 
       metrics.onWriteError(stream, err, willRetry);
       app?.log.warn({ err, stream, willRetry }, willRetry ? 'warehouse write failed; retrying' : 'warehouse write failed; giving up');
     },
-    onMemoryLimitRaised: (m) =>
-      app?.log.warn(
-        { indexMiB: mib(m.indexBytes), limitMiB: mib(m.limitBytes), configuredMiB: mib(m.configuredLimitBytes) },
-        `the message_id indexes take ${mib(m.indexBytes)} MiB, more than half of --duckdb-memory-limit: DuckDB's memory limit is now ${mib(m.limitBytes)} MiB (configured ${mib(m.configuredLimitBytes)}), so that writes go on and queries keep at least half; see docs/performance.md, "Memory"`,
-      ),
-    onRollupError: (stream, err) =>
-      app?.log.warn({ err, stream }, 'rollup fold failed: aggregates stay correct but scan the rows not folded in; retried after each write (tributary_rollup_failing in /metrics)'),
+    // The warehouse reports its own state (DuckDB: rollups, index memory) to the log and /metrics.
+    observer: { log: { warn: (fields, message) => app?.log.warn(fields, message) }, metrics },
   });
   let url: string;
   try {
@@ -69,4 +64,3 @@ export async function startServer(config: Config, options: { logger?: boolean } 
   };
 }
 
-const mib = (bytes: number): number => Math.round(bytes / 1048576);

@@ -129,7 +129,7 @@ forEachEngine('OpenAPI', (engine) => {
 
 describe('bounded work and logs', () => {
   it('stops a query that runs past the timeout with QUERY_TIMEOUT', async () => {
-    const { DuckDBWarehouse } = await import('../../src/warehouse/duckdb/warehouse.js');
+    const { DuckDBWarehouse } = await import('../../src/warehouse/duckdb/index.js');
     const w = await DuckDBWarehouse.open({ path: ':memory:', queryTimeoutMs: 50 });
     try {
       // A cross join no machine finishes in 50 ms; interrupted, not awaited to the end.

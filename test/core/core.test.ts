@@ -12,8 +12,9 @@ import { parseJson } from '../../src/core/json.js';
 import { parseStreamDefinition, type StreamDef } from '../../src/core/schema.js';
 import { formatTimestamp, parseTimestamp } from '../../src/core/time.js';
 import { compileValidator, Violation } from '../../src/core/validate.js';
-import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
 import { tempDir } from '../helpers.js';
+import { getRow } from '../warehouse/api-form.js';
 
 describe('configuration', () => {
   it('takes flags over environment over defaults', () => {
@@ -165,9 +166,9 @@ describe('DuckDB schema changes across restarts', () => {
       // The removed REQUIRED column no longer blocks inserts.
       const r = await w.write(v2, { rows: [row('2', { a: 'y', added: 19000 })], deadLetters: [], ingestTime: BigInt(Date.now()) * 1000n });
       assert.deepEqual([...r.inserted], ['2']);
-      const old = await w.getRow(v2, '1');
+      const old = await getRow(w, v2, '1');
       assert.equal(old?.added, null);
-      assert.equal((await w.getRow(v2, '2'))?.added, '2022-01-08');
+      assert.equal((await getRow(w, v2, '2'))?.added, '2022-01-08');
       await w.close();
 
       w = await DuckDBWarehouse.open({ path });

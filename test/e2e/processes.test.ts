@@ -11,12 +11,13 @@ import { after, before, describe, it } from 'node:test';
 import type { PubSub } from '@google-cloud/pubsub';
 import { parseStreamDefinition, type StreamDef } from '../../src/core/schema.js';
 import { createPubSubClient } from '../../src/topic/pubsub/topic.js';
-import { createBigQueryApi } from '../../src/warehouse/bigquery/client.js';
-import { BigQueryWarehouse } from '../../src/warehouse/bigquery/warehouse.js';
+import { createBigQueryApi } from '../../src/warehouse/bigquery/index.js';
+import { BigQueryWarehouse } from '../../src/warehouse/bigquery/index.js';
 import { type BigQueryEmulator, freePort, type PubSubEmulator, startBigQueryEmulator, startPubSubEmulator } from '../emulators.js';
 import { LENIENT_STREAM, reading, ROOT, streamsDir, tempDir } from '../helpers.js';
 import { legacyPush, structuredCloudEvent, send } from '../pubsub-payloads.js';
 import { readFile } from 'node:fs/promises';
+import { getRow, queryDeadLetters } from '../warehouse/api-form.js';
 
 const PROJECT = 'tributary-test';
 const sensor: StreamDef = parseStreamDefinition(JSON.parse(await readFile(join(ROOT, 'streams', 'sensor_readings.json'), 'utf8')), 'sensor_readings.json');
@@ -96,10 +97,10 @@ describe('deployable entry points as processes', () => {
       await until('the function server', async () => ((await fetch(url, { method: 'GET' })).status > 0 ? true : undefined));
       const ok = structuredCloudEvent(PROJECT, 'trib-sensor_readings', { id: 'proc-fn-1', data: reading(1, { device_id: 'proc-fn' }) });
       assert.equal(await send(url, ok), 204, fn.output());
-      assert.equal((await warehouse.getRow(sensor, 'proc-fn-1'))?.device_id, 'proc-fn');
+      assert.equal((await getRow(warehouse, sensor, 'proc-fn-1'))?.device_id, 'proc-fn');
       const poison = structuredCloudEvent(PROJECT, 'trib-sensor_readings', { id: 'proc-fn-poison', data: Buffer.from('nope') });
       assert.equal(await send(url, poison), 204);
-      const dl = await warehouse.queryDeadLetters(sensor, { limit: 10 });
+      const dl = await queryDeadLetters(warehouse, sensor, { limit: 10 });
       assert.equal(dl.find((d) => d.message_id === 'proc-fn-poison')?.reason, 'INVALID_JSON');
     } finally {
       await stop(fn);
@@ -117,7 +118,7 @@ describe('deployable entry points as processes', () => {
       await until('the function server', async () => ((await fetch(url, { method: 'GET' })).status > 0 ? true : undefined));
       const ok = legacyPush(PROJECT, 'trib-sensor_readings', { id: 'proc-push-1', data: reading(1, { device_id: 'proc-push' }), orderingKey: 'k-1' }, `projects/${PROJECT}/subscriptions/trib-sensor-readings-ingest`, 1);
       assert.equal(await send(url, ok), 204, fn.output());
-      const row = await warehouse.getRow(sensor, 'proc-push-1');
+      const row = await getRow(warehouse, sensor, 'proc-push-1');
       assert.equal(row?.device_id, 'proc-push');
       assert.equal(row?.ordering_key, 'k-1');
       assert.equal(await send(url, { ...ok, body: '{"not": "a push body"}' }), 400);
@@ -150,7 +151,7 @@ describe('deployable entry points as processes', () => {
     try {
       await until('the worker to pull', async () => (/pulling trib-lenient_events-worker, trib-sensor_readings-worker/.test(worker.output()) ? true : undefined));
       const id = await client.topic('trib-lenient_events').publishMessage({ data: Buffer.from('{"kind":"pulled"}'), attributes: { via: 'worker' } });
-      const row = await until('the pulled row', () => warehouse.getRow(lenient, id));
+      const row = await until('the pulled row', () => getRow(warehouse, lenient, id));
       assert.equal(row.kind, 'pulled');
       assert.deepEqual(row.attributes, { via: 'worker' });
     } finally {

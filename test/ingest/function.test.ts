@@ -17,9 +17,10 @@ import { parseStreamDefinition, StreamRegistry } from '../../src/core/schema.js'
 import { registerIngestFunction, registerPushFunction } from '../../src/ingest/function.js';
 import { type BatchReport, Ingest } from '../../src/ingest/ingest.js';
 import { resolveStream } from '../../src/ingest/resolve-stream.js';
-import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
 import { LENIENT_STREAM, reading, ROOT } from '../helpers.js';
 import { binaryCloudEvent, legacyPush, send, sendForBody, structuredCloudEvent } from '../pubsub-payloads.js';
+import { getRow, queryDeadLetters, queryRows } from '../warehouse/api-form.js';
 
 const sensor = parseStreamDefinition(JSON.parse(await readFile(join(ROOT, 'streams', 'sensor_readings.json'), 'utf8')), 'sensor_readings.json');
 const lenient = parseStreamDefinition(LENIENT_STREAM, 'lenient_events.json');
@@ -91,13 +92,13 @@ describe('Cloud Function (Functions Framework server)', () => {
       const status = await send(url, c.req);
       assert.ok(status >= 200 && status < 300, `${c.name}: status ${status}`);
     }
-    const s = await duck.getRow(sensor, 'ce-s-1');
+    const s = await getRow(duck, sensor, 'ce-s-1');
     assert.equal(s?.device_id, 'fn');
     assert.deepEqual(s?.attributes, { k: 'v' });
     assert.equal(s?.ordering_key, 'dev-1');
     assert.equal(s?.publish_time, '2026-11-24T10:00:00.123456Z');
-    assert.equal((await duck.getRow(sensor, 'ce-b-1'))?.seq, '2');
-    const legacy = await duck.getRow(lenient, 'push-1');
+    assert.equal((await getRow(duck, sensor, 'ce-b-1'))?.seq, '2');
+    const legacy = await getRow(duck, lenient, 'push-1');
     assert.equal(legacy?.kind, 'legacy');
     assert.deepEqual(legacy?.attributes, { via: 'push' });
   });
@@ -110,7 +111,7 @@ describe('Cloud Function (Functions Framework server)', () => {
       binaryCloudEvent(P, SENSOR_TOPIC, { id: 'poison-empty' }),
     ];
     for (const req of poison) assert.equal(await send(url, req), 204);
-    const dl = await duck.queryDeadLetters(sensor, { limit: 100 });
+    const dl = await queryDeadLetters(duck, sensor, { limit: 100 });
     const reasons = Object.fromEntries(dl.map((d) => [d.message_id, d.reason]));
     assert.equal(reasons['poison-json'], 'INVALID_JSON');
     assert.equal(reasons['poison-b64'], 'INVALID_ENCODING');
@@ -122,7 +123,7 @@ describe('Cloud Function (Functions Framework server)', () => {
     const req = binaryCloudEvent(P, SENSOR_TOPIC, { id: 'redeliver-1', data: reading(3, { device_id: 'redeliver' }) });
     assert.equal(await send(url, req), 204);
     assert.equal(await send(url, req), 204);
-    const rows = await duck.queryRows(sensor, { filters: [{ chain: [sensor.fields[0]!], op: 'eq', value: 'redeliver' }], order: 'desc', limit: 10 });
+    const rows = await queryRows(duck, sensor, { filters: [{ chain: [sensor.fields[0]!], op: 'eq', value: 'redeliver' }], order: 'desc', limit: 10 });
     assert.equal(rows.length, 1);
   });
 
@@ -132,9 +133,9 @@ describe('Cloud Function (Functions Framework server)', () => {
     const failed = await send(url, req);
     state.failing = false;
     assert.ok(failed >= 500, `status ${failed}`);
-    assert.equal(await duck.getRow(sensor, 'outage-1'), undefined, 'nothing stored while failing');
+    assert.equal(await getRow(duck, sensor, 'outage-1'), undefined, 'nothing stored while failing');
     assert.equal(await send(url, req), 204);
-    assert.equal((await duck.getRow(sensor, 'outage-1'))?.device_id, 'outage');
+    assert.equal((await getRow(duck, sensor, 'outage-1'))?.device_id, 'outage');
   });
 
   it('refuses (error status) events that are not Pub/Sub messages or name no stream', async () => {
@@ -153,7 +154,7 @@ describe('Cloud Function (Functions Framework server)', () => {
     t.diagnostic(`${n} concurrent deliveries were written in ${writes} warehouse write(s)`);
     assert.ok(writes < n / 3, `${n} deliveries took ${writes} writes`);
     assert.ok(Math.max(...batches.map((b) => b.messages)) >= 5, 'a batch carried several deliveries');
-    const rows = await duck.queryRows(sensor, { filters: [{ chain: [sensor.fields[0]!], op: 'eq', value: 'conc' }], order: 'desc', limit: 100 });
+    const rows = await queryRows(duck, sensor, { filters: [{ chain: [sensor.fields[0]!], op: 'eq', value: 'conc' }], order: 'desc', limit: 100 });
     assert.equal(rows.length, n);
   });
   it('logs one entry per committed message for the freshness SLO and the dead-letter alert', async () => {
@@ -177,7 +178,7 @@ describe('Cloud Function (Functions Framework server)', () => {
       const m = { data: reading(10, { device_id: 'push' }), attributes: { via: 'push' }, orderingKey: 'dev-push', publishTime: '2026-11-24T10:00:00.5Z' };
       const r = await sendForBody(pushUrl, legacyPush(P, SENSOR_TOPIC, { id: 'push-ok', ...m }, `projects/${P}/subscriptions/trib-sensor-readings-ingest`, 1));
       assert.deepEqual(r, { status: 204, body: undefined });
-      const row = await duck.getRow(sensor, 'push-ok');
+      const row = await getRow(duck, sensor, 'push-ok');
       assert.equal(row?.device_id, 'push');
       assert.equal(row?.ordering_key, 'dev-push');
       assert.deepEqual(row?.attributes, { via: 'push' });
@@ -185,12 +186,12 @@ describe('Cloud Function (Functions Framework server)', () => {
       // The same body through the CloudEvent function: the Functions Framework's conversion of a
       // push body keeps data and attributes only (why push deliveries use the HTTP function).
       assert.equal(await send(url, legacyPush(P, SENSOR_TOPIC, { id: 'push-via-ce', ...m })), 204);
-      assert.equal((await duck.getRow(sensor, 'push-via-ce'))?.ordering_key, null);
+      assert.equal((await getRow(duck, sensor, 'push-via-ce'))?.ordering_key, null);
     });
 
     it('dead-letters a message without data and acknowledges it', async () => {
       assert.equal(await send(pushUrl, legacyPush(P, SENSOR_TOPIC, { id: 'push-empty' })), 204);
-      const [dl] = (await duck.queryDeadLetters(sensor, { limit: 100 })).filter((d) => d.message_id === 'push-empty');
+      const [dl] = (await queryDeadLetters(duck, sensor, { limit: 100 })).filter((d) => d.message_id === 'push-empty');
       assert.equal(dl?.reason, 'INVALID_JSON');
     });
 
@@ -203,7 +204,7 @@ describe('Cloud Function (Functions Framework server)', () => {
       const statuses = await Promise.all(Array.from({ length: n }, (_, i) => send(pushUrl, legacyPush(P, SENSOR_TOPIC, { id: `push-conc-${i}`, data: reading(i, { device_id: 'push-again' }) }))));
       assert.deepEqual(new Set(statuses), new Set([204]));
       assert.ok(state.writes - before < n / 3, `${n} pushes took ${state.writes - before} writes`);
-      const rows = await duck.queryRows(sensor, { filters: [{ chain: [sensor.fields[0]!], op: 'eq', value: 'push-again' }], order: 'desc', limit: 100 });
+      const rows = await queryRows(duck, sensor, { filters: [{ chain: [sensor.fields[0]!], op: 'eq', value: 'push-again' }], order: 'desc', limit: 100 });
       assert.equal(rows.length, n + 1);
     });
 
@@ -214,9 +215,9 @@ describe('Cloud Function (Functions Framework server)', () => {
       state.failing = false;
       assert.equal(failed.status, 503);
       assert.equal((failed.body as { error: { code: string } }).error.code, 'WAREHOUSE_UNAVAILABLE');
-      assert.equal(await duck.getRow(sensor, 'push-outage'), undefined, 'nothing stored while failing');
+      assert.equal(await getRow(duck, sensor, 'push-outage'), undefined, 'nothing stored while failing');
       assert.equal(await send(pushUrl, req), 204);
-      assert.equal((await duck.getRow(sensor, 'push-outage'))?.device_id, 'push-outage');
+      assert.equal((await getRow(duck, sensor, 'push-outage'))?.device_id, 'push-outage');
     });
 
     it('answers stable error codes to requests that are not push deliveries of a known stream', async () => {

@@ -6,8 +6,9 @@ import { describe, it } from 'node:test';
 import { type Warehouse, WarehouseError } from '../../src/core/ports.js';
 import { parseStreamDefinition } from '../../src/core/schema.js';
 import { Ingest } from '../../src/ingest/ingest.js';
-import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
 import { reading, ROOT } from '../helpers.js';
+import { queryDeadLetters, queryRows } from '../warehouse/api-form.js';
 
 const sensor = parseStreamDefinition(JSON.parse(await readFile(join(ROOT, 'streams', 'sensor_readings.json'), 'utf8')), 'sensor_readings.json');
 
@@ -37,9 +38,9 @@ describe('rows refused by the warehouse', () => {
     assert.match(outcomes[37]!.detail ?? '', /out of range/);
     assert.equal(outcomes.filter((o) => o.status === 'stored').length, n - 1);
     assert.ok(writes <= 2 * Math.log2(n) + 3, `${writes} writes`);
-    const dl = await duck.queryDeadLetters(sensor, { limit: 10 });
+    const dl = await queryDeadLetters(duck, sensor, { limit: 10 });
     assert.deepEqual(dl.map((d) => [d.message_id, d.reason]), [['r-37', 'WAREHOUSE_REJECTED']]);
-    const rows = await duck.queryRows(sensor, { filters: [], order: 'asc', limit: 1000 });
+    const rows = await queryRows(duck, sensor, { filters: [], order: 'asc', limit: 1000 });
     assert.equal(rows.length, n - 1);
     await duck.close();
   });

@@ -22,9 +22,10 @@ import { parseStreamDefinition } from '../../src/core/schema.js';
 import { nowMicros } from '../../src/core/time.js';
 import { compileValidator } from '../../src/core/validate.js';
 import { createPubSubClient, PubSubTopic } from '../../src/topic/pubsub/topic.js';
-import { createBigQueryApi } from '../../src/warehouse/bigquery/client.js';
-import { BigQueryWarehouse } from '../../src/warehouse/bigquery/warehouse.js';
+import { createBigQueryApi } from '../../src/warehouse/bigquery/index.js';
+import { BigQueryWarehouse } from '../../src/warehouse/bigquery/index.js';
 import { reading, ROOT } from '../helpers.js';
+import { getRow, queryRows } from '../warehouse/api-form.js';
 
 const project = process.env.TRIBUTARY_GCP_PROJECT;
 const region = process.env.TRIBUTARY_GCP_REGION;
@@ -53,7 +54,7 @@ describe('live BigQuery warehouse', () => {
     };
     await w.write(sensor, { rows: [msg('smoke-1', 1), msg('smoke-2', 2)], deadLetters: [], ingestTime: nowMicros() });
     await w.write(sensor, { rows: [msg('smoke-1', 1)], deadLetters: [], ingestTime: nowMicros() });
-    const rows = await w.queryRows(sensor, { filters: [{ chain: [sensor.fields[0]!], op: 'eq', value: 'smoke' }], order: 'asc', limit: 10 });
+    const rows = await queryRows(w, sensor, { filters: [{ chain: [sensor.fields[0]!], op: 'eq', value: 'smoke' }], order: 'asc', limit: 10 });
     assert.deepEqual(rows.map((r) => r.message_id), ['smoke-1', 'smoke-2']);
     assert.equal((await w.stats(sensor)).rowCount, 2);
   });
@@ -78,7 +79,7 @@ describe('live pipeline (TRIBUTARY_SMOKE_PIPELINE=1)', { skip: process.env.TRIBU
     const deadline = Date.now() + 120_000;
     let row: Record<string, unknown> | undefined;
     while (!row && Date.now() < deadline) {
-      row = await w.getRow(sensor, out!.messageId);
+      row = await getRow(w, sensor, out!.messageId);
       if (!row) await new Promise((r) => setTimeout(r, 3000));
     }
     assert.equal(row?.device_id, 'smoke-pipeline');

@@ -13,9 +13,10 @@ import { parseStreamDefinition, StreamRegistry } from '../../src/core/schema.js'
 import { Ingest } from '../../src/ingest/ingest.js';
 import { createPubSubClient, PubSubTopic } from '../../src/topic/pubsub/topic.js';
 import { type PullWorker, startPullWorker } from '../../src/topic/pubsub/worker.js';
-import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
 import { type PubSubEmulator, startPubSubEmulator } from '../emulators.js';
 import { LENIENT_STREAM, reading, ROOT } from '../helpers.js';
+import { getRow, queryDeadLetters, queryRows } from '../warehouse/api-form.js';
 
 const sensor = parseStreamDefinition(JSON.parse(await readFile(join(ROOT, 'streams', 'sensor_readings.json'), 'utf8')), 'sensor_readings.json');
 const lenient = parseStreamDefinition(LENIENT_STREAM, 'lenient_events.json');
@@ -74,11 +75,11 @@ describe('Pub/Sub topic and pull worker (pstest)', () => {
     assert.deepEqual(outcomes.map((o) => o.status), ['accepted', 'accepted', 'accepted']);
     assert.equal(new Set(outcomes.map((o) => o.messageId)).size, 3);
     const [first, second, bad] = outcomes.map((o) => o.messageId);
-    const row = await until('row 1', () => duck.getRow(sensor, first!));
+    const row = await until('row 1', () => getRow(duck, sensor, first!));
     assert.deepEqual(row.attributes, { k: 'v' });
     assert.equal(row.ordering_key, 'dev-ps');
-    assert.equal((await until('row 2', () => duck.getRow(sensor, second!))).seq, '2');
-    const dl = await until('dead letter', async () => (await duck.queryDeadLetters(sensor, { limit: 10 })).find((d) => d.message_id === bad));
+    assert.equal((await until('row 2', () => getRow(duck, sensor, second!))).seq, '2');
+    const dl = await until('dead letter', async () => (await queryDeadLetters(duck, sensor, { limit: 10 })).find((d) => d.message_id === bad));
     assert.equal(dl.reason, 'INVALID_ENCODING');
     assert.equal(dl.payload, '***');
     assert.deepEqual(dl.attributes, {});
@@ -90,10 +91,10 @@ describe('Pub/Sub topic and pull worker (pstest)', () => {
     const again = await topic.publish(lenient, [msg]);
     assert.equal(first[0]!.messageId, 'chosen-1');
     assert.equal(again[0]!.messageId, 'chosen-1');
-    const row = await until('chosen row', () => duck.getRow(lenient, 'chosen-1'));
+    const row = await until('chosen row', () => getRow(duck, lenient, 'chosen-1'));
     assert.deepEqual(row.attributes, { a: '1' }, 'the carrier attribute is not stored');
     await new Promise((r) => setTimeout(r, 300));
-    const rows = await duck.queryRows(lenient, { filters: [{ chain: [lenient.fields[0]!], op: 'eq', value: 'chosen' }], order: 'asc', limit: 10 });
+    const rows = await queryRows(duck, lenient, { filters: [{ chain: [lenient.fields[0]!], op: 'eq', value: 'chosen' }], order: 'asc', limit: 10 });
     assert.equal(rows.length, 1);
   });
 
@@ -102,9 +103,9 @@ describe('Pub/Sub topic and pull worker (pstest)', () => {
     const before = state.writes;
     const [o] = await topic.publish(lenient, [{ data: Buffer.from('{"kind":"retry"}') }]);
     await until('a failed attempt', async () => (state.writes > before ? true : undefined));
-    assert.equal(await duck.getRow(lenient, o!.messageId), undefined);
+    assert.equal(await getRow(duck, lenient, o!.messageId), undefined);
     state.failing = false;
-    const row = await until('redelivered row', () => duck.getRow(lenient, o!.messageId));
+    const row = await until('redelivered row', () => getRow(duck, lenient, o!.messageId));
     assert.equal(row.kind, 'retry');
   });
 

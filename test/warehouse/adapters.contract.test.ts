@@ -10,13 +10,14 @@ import type { DeadLetterReason } from '../../src/core/errors.js';
 import { type DeadLetter, type InboundMessage, prepareMessage, type StoredRow } from '../../src/core/message.js';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { type Warehouse, WarehouseError } from '../../src/core/ports.js';
-import { createBigQueryApi } from '../../src/warehouse/bigquery/client.js';
+import { createBigQueryApi } from '../../src/warehouse/bigquery/index.js';
 import { parseStreamDefinition, type StreamDef } from '../../src/core/schema.js';
 import { nowMicros } from '../../src/core/time.js';
 import { compileValidator } from '../../src/core/validate.js';
-import { BigQueryWarehouse, classify } from '../../src/warehouse/bigquery/warehouse.js';
+import { BigQueryWarehouse, classify } from '../../src/warehouse/bigquery/index.js';
 import { LENIENT_STREAM, ROOT } from '../helpers.js';
 import { ENGINES, openWarehouse, selectedEngines, type TestWarehouse } from './engines.js';
+import { getRow, queryDeadLetters, queryRows } from './api-form.js';
 
 const sensor: StreamDef = parseStreamDefinition(JSON.parse(await readFile(join(ROOT, 'streams', 'sensor_readings.json'), 'utf8')), 'sensor_readings.json');
 const lenient: StreamDef = parseStreamDefinition(LENIENT_STREAM, 'lenient_events.json');
@@ -92,7 +93,7 @@ for (const engine of ENGINES) {
       const sparse = row(sensor, 'c-sparse', at(2), { device_id: 'd2', seq: -1, measured_at: '9999-12-31T23:59:59.999999Z' });
       const res = await w.write(sensor, { rows: [full, sparse], deadLetters: [], ingestTime: at(10) });
       assert.ok(res.inserted.has('c-full') && res.inserted.has('c-sparse'));
-      const got = await w.getRow(sensor, 'c-full');
+      const got = await getRow(w, sensor, 'c-full');
       assert.ok(got, 'row c-full is found');
       assert.equal(got.message_id, 'c-full');
       assert.equal(got.ordering_key, 'dev-1');
@@ -108,7 +109,7 @@ for (const engine of ENGINES) {
       assert.deepEqual(got.tags, FULL.tags);
       assert.deepEqual(got.location, FULL.location);
       assert.deepEqual(got.readings, FULL.readings);
-      const two = await w.getRow(sensor, 'c-sparse');
+      const two = await getRow(w, sensor, 'c-sparse');
       assert.deepEqual(
         { ...two, message_id: undefined, publish_time: undefined, ingest_time: undefined },
         {
@@ -117,7 +118,7 @@ for (const engine of ENGINES) {
           measured_at: '9999-12-31T23:59:59.999999Z', calibration_date: null, metadata: null, tags: [], location: null, readings: [],
         },
       );
-      assert.equal(await w.getRow(sensor, 'no-such-id'), undefined);
+      assert.equal(await getRow(w, sensor, 'no-such-id'), undefined);
     });
 
     it('shows a redelivered message_id once, with the first stored payload', async () => {
@@ -129,9 +130,9 @@ for (const engine of ENGINES) {
       const other = t.reopen();
       await other.init([sensor, lenient]);
       await other.write(sensor, { rows: [again], deadLetters: [], ingestTime: at(23) });
-      const rows = await w.queryRows(sensor, { filters: [{ chain: [sensor.fields[0]!], op: 'eq', value: 'dup' }], order: 'desc', limit: 100 });
+      const rows = await queryRows(w, sensor, { filters: [{ chain: [sensor.fields[0]!], op: 'eq', value: 'dup' }], order: 'desc', limit: 100 });
       assert.deepEqual(rows.map((r) => [r.message_id, r.seq]), [['c-dup', '1']]);
-      assert.equal((await w.getRow(sensor, 'c-dup'))?.seq, '1');
+      assert.equal((await getRow(w, sensor, 'c-dup'))?.seq, '1');
     });
 
     it('orders, filters and pages by (publish_time, message_id) with keyset cursors', async () => {
@@ -143,13 +144,13 @@ for (const engine of ENGINES) {
       await w.write(sensor, { rows, deadLetters: [], ingestTime: at(200) });
       const device = { chain: [sensor.fields[0]!], op: 'eq' as const, value: 'page' };
       const seqs = (rs: Record<string, unknown>[]) => rs.map((r) => Number(r.seq));
-      const desc = await w.queryRows(sensor, { filters: [device], order: 'desc', limit: 100 });
+      const desc = await queryRows(w, sensor, { filters: [device], order: 'desc', limit: 100 });
       assert.deepEqual(seqs(desc), [11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
       // Walk ascending pages of 5 with the keyset of the last row.
       const walked: number[] = [];
       let afterKey: { publishTime: bigint; messageId: string } | undefined;
       for (let i = 0; i < 10; i++) {
-        const page = await w.queryRows(sensor, { filters: [device], order: 'asc', limit: 5, ...(afterKey ? { after: afterKey } : {}) });
+        const page = await queryRows(w, sensor, { filters: [device], order: 'asc', limit: 5, ...(afterKey ? { after: afterKey } : {}) });
         walked.push(...seqs(page));
         if (page.length < 5) break;
         const last = page[page.length - 1]!;
@@ -157,16 +158,16 @@ for (const engine of ENGINES) {
       }
       assert.deepEqual(walked, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
       const site = sensor.fields.find((f) => f.name === 'location')!;
-      const nested = await w.queryRows(sensor, { filters: [device, { chain: [site, site.fields![2]!], op: 'eq', value: 'B' }], order: 'asc', limit: 100 });
+      const nested = await queryRows(w, sensor, { filters: [device, { chain: [site, site.fields![2]!], op: 'eq', value: 'B' }], order: 'asc', limit: 100 });
       assert.deepEqual(seqs(nested), [1, 3, 5, 7, 9, 11]);
       const ok = sensor.fields.find((f) => f.name === 'ok')!;
       const seq = sensor.fields.find((f) => f.name === 'seq')!;
-      assert.deepEqual(seqs(await w.queryRows(sensor, { filters: [device, { chain: [ok], op: 'eq', value: true }], order: 'asc', limit: 100 })), [0, 3, 6, 9]);
-      assert.deepEqual(seqs(await w.queryRows(sensor, { filters: [device, { chain: [seq], op: 'eq', value: 7n }], order: 'asc', limit: 100 })), [7]);
+      assert.deepEqual(seqs(await queryRows(w, sensor, { filters: [device, { chain: [ok], op: 'eq', value: true }], order: 'asc', limit: 100 })), [0, 3, 6, 9]);
+      assert.deepEqual(seqs(await queryRows(w, sensor, { filters: [device, { chain: [seq], op: 'eq', value: 7n }], order: 'asc', limit: 100 })), [7]);
       // Time range: [from, to) on publish_time.
-      const ranged = await w.queryRows(sensor, { filters: [device], from: at(101), to: at(103), order: 'asc', limit: 100 });
+      const ranged = await queryRows(w, sensor, { filters: [device], from: at(101), to: at(103), order: 'asc', limit: 100 });
       assert.deepEqual(seqs(ranged), [2, 3, 4, 5]);
-      assert.deepEqual(await w.queryRows(sensor, { filters: [device], from: nowMicros() + 86_400_000_000n, order: 'asc', limit: 100 }), []);
+      assert.deepEqual(await queryRows(w, sensor, { filters: [device], from: nowMicros() + 86_400_000_000n, order: 'asc', limit: 100 }), []);
     });
 
     it('stores dead letters byte for byte, filters by reason, pages, and keeps the newest per message_id', async () => {
@@ -180,7 +181,7 @@ for (const engine of ENGINES) {
         ],
         ingestTime: at(310),
       });
-      const all = await w.queryDeadLetters(lenient, { limit: 100 });
+      const all = await queryDeadLetters(w, lenient, { limit: 100 });
       assert.deepEqual(all.map((d) => d.message_id), ['d-schema', 'd-utf8', 'd-json']);
       const utf8 = all.find((d) => d.message_id === 'd-utf8')!;
       assert.equal(utf8.payload, null);
@@ -191,21 +192,21 @@ for (const engine of ENGINES) {
       assert.equal(schema.field_path, 'seq');
       assert.equal(schema.payload, '{"seq":"x"}');
       assert.equal(schema.replay_count, 0);
-      assert.deepEqual((await w.queryDeadLetters(lenient, { reason: 'INVALID_JSON', limit: 100 })).map((d) => d.message_id), ['d-json']);
-      const page = await w.queryDeadLetters(lenient, { limit: 2 });
+      assert.deepEqual((await queryDeadLetters(w, lenient, { reason: 'INVALID_JSON', limit: 100 })).map((d) => d.message_id), ['d-json']);
+      const page = await queryDeadLetters(w, lenient, { limit: 2 });
       const last = page[1]!;
-      const rest = await w.queryDeadLetters(lenient, { limit: 10, after: { publishTime: at(301), messageId: last.message_id } });
+      const rest = await queryDeadLetters(w, lenient, { limit: 10, after: { publishTime: at(301), messageId: last.message_id } });
       assert.deepEqual(rest.map((d) => d.message_id), ['d-json']);
       // A replay that fails again replaces the dead letter; a redelivery of it shows once.
       await w.write(lenient, { rows: [], deadLetters: [dead('d-json', at(300), 'SCHEMA_VIOLATION', Buffer.from('{"n":"x"}'), 1)], ingestTime: at(320) });
       await w.write(lenient, { rows: [], deadLetters: [dead('d-json', at(300), 'SCHEMA_VIOLATION', Buffer.from('{"n":"x"}'), 1)], ingestTime: at(320) });
-      const replaced = await w.queryDeadLetters(lenient, { limit: 100 });
+      const replaced = await queryDeadLetters(w, lenient, { limit: 100 });
       assert.deepEqual(replaced.map((d) => [d.message_id, d.reason, d.replay_count]), [
         ['d-schema', 'SCHEMA_VIOLATION', 0],
         ['d-utf8', 'INVALID_ENCODING', 0],
         ['d-json', 'SCHEMA_VIOLATION', 1],
       ]);
-      assert.deepEqual(await w.queryDeadLetters(lenient, { reason: 'INVALID_JSON', limit: 100 }), []);
+      assert.deepEqual(await queryDeadLetters(w, lenient, { reason: 'INVALID_JSON', limit: 100 }), []);
     });
 
     it('counts each message once in the stream stats', async () => {

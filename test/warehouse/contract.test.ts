@@ -10,6 +10,7 @@ import type { AggregateQuery, Filter, Warehouse } from '../../src/core/ports.js'
 import { ENVELOPE_FIELDS, type FieldDef, parseStreamDefinition } from '../../src/core/schema.js';
 import { compileValidator } from '../../src/core/validate.js';
 import { ENGINES, openWarehouse, type TestWarehouse } from './engines.js';
+import { aggregate, getDeadLetter, queryRows } from './api-form.js';
 
 
 const STREAM = parseStreamDefinition({
@@ -91,17 +92,35 @@ for (const engine of ENGINES) {
     ];
     for (const [name, filters, pred] of CASES) {
       it(`queryRows filter: ${name}`, async () => {
-        const got = (await w.queryRows(STREAM, { filters, order: 'asc', limit: 100 })).map((r) => r.message_id);
+        const got = (await queryRows(w, STREAM, { filters, order: 'asc', limit: 100 })).map((r) => r.message_id);
         assert.deepEqual(got, ids(pred));
       });
     }
 
+    it('returns domain values (the API serialises them)', async () => {
+      const [r] = await w.queryRows(STREAM, { filters: [], order: 'asc', limit: 1 });
+      assert.equal(r!.message_id, id(0));
+      assert.equal(r!.publish_time, BASE);
+      assert.equal(r!.ingest_time, INGEST);
+      assert.equal(r!.n, -50n, 'INT64 as bigint');
+      assert.equal(r!.t, 1_767_268_800_000_000n, 'TIMESTAMP as epoch microseconds');
+      assert.equal(r!.day, 20_513, 'DATE as days since the epoch');
+      assert.equal(r!.d, null);
+      assert.equal(r!.attributes, '{"zone":"z2"}', 'JSON as its text');
+      const [g] = await w.aggregate(STREAM, { filters: [], groupBy: [], intervalMicros: 10_000_000n, limit: 10, metrics: [{ name: 'count', fn: 'count' }, { name: 'sum_n', fn: 'sum', chain: field('n') }] });
+      assert.equal(g!.time, BASE, 'the bucket start in microseconds');
+      assert.equal(typeof g!.sum_n, 'bigint');
+      const [dl] = await w.getRawDeadLetters(STREAM, ['dl-1']);
+      assert.equal(typeof dl!.deadLetteredAt, 'bigint');
+      assert.equal(dl!.payloadSize, dl!.payload.byteLength);
+    });
+
     it('queryRows orders both ways, pages with a keyset, projects fields', async () => {
-      const asc = (await w.queryRows(STREAM, { filters: [], order: 'asc', limit: 100 })).map((r) => r.message_id);
+      const asc = (await queryRows(w, STREAM, { filters: [], order: 'asc', limit: 100 })).map((r) => r.message_id);
       assert.deepEqual(asc, SRC.map((_, i) => id(i)));
-      const page = await w.queryRows(STREAM, { filters: [], order: 'desc', limit: 5, after: { publishTime: BASE + 10_000_000n, messageId: id(10) } });
+      const page = await queryRows(w, STREAM, { filters: [], order: 'desc', limit: 5, after: { publishTime: BASE + 10_000_000n, messageId: id(10) } });
       assert.deepEqual(page.map((r) => r.message_id), [9, 8, 7, 6, 5].map(id));
-      const proj = await w.queryRows(STREAM, { filters: [], order: 'asc', limit: 1, fields: ['k'] });
+      const proj = await queryRows(w, STREAM, { filters: [], order: 'asc', limit: 1, fields: ['k'] });
       assert.deepEqual(Object.keys(proj[0]!).sort(), ['k', 'message_id', 'publish_time']);
     });
 
@@ -118,7 +137,7 @@ for (const engine of ENGINES) {
           { name: 'count_distinct_b', fn: 'count_distinct', chain: field('b') },
         ],
       };
-      const rows = await w.aggregate(STREAM, q);
+      const rows = await aggregate(w, STREAM, q);
       const expected: Record<string, unknown>[] = [];
       for (let bucket = 0; bucket < 3; bucket++) {
         for (const k of ['a', 'b', 'c']) {
@@ -147,7 +166,7 @@ for (const engine of ENGINES) {
           else assert.deepEqual(r[key], e[key], `${key} of ${i}`);
         }
       });
-      const overflow = await w.aggregate(STREAM, { ...q, intervalMicros: 1_000_000n, limit: 10 });
+      const overflow = await aggregate(w, STREAM, { ...q, intervalMicros: 1_000_000n, limit: 10 });
       assert.equal(overflow.length, 11, 'at most limit + 1 rows');
     });
 
@@ -166,8 +185,8 @@ for (const engine of ENGINES) {
     });
 
     it('gets, reads raw and deletes dead letters', async () => {
-      assert.equal((await w.getDeadLetter(STREAM, 'dl-1'))?.replay_count, 1);
-      assert.equal(await w.getDeadLetter(STREAM, 'nope'), undefined);
+      assert.equal((await getDeadLetter(w, STREAM, 'dl-1'))?.replay_count, 1);
+      assert.equal(await getDeadLetter(w, STREAM, 'nope'), undefined);
       const raw = await w.getRawDeadLetters(STREAM, ['dl-2', 'dl-0', 'nope']);
       assert.deepEqual(raw.map((d) => d.messageId).sort(), ['dl-0', 'dl-2']);
       const d2 = raw.find((d) => d.messageId === 'dl-2')!;
@@ -176,7 +195,7 @@ for (const engine of ENGINES) {
       assert.deepEqual(d2.attributes, { i: '2' });
       assert.equal(d2.orderingKey, 'o');
       assert.equal(await w.deleteDeadLetters(STREAM, ['dl-0', 'nope']), 1);
-      assert.equal(await w.getDeadLetter(STREAM, 'dl-0'), undefined);
+      assert.equal(await getDeadLetter(w, STREAM, 'dl-0'), undefined);
     });
   });
 }

@@ -4,10 +4,10 @@
  * (the default) narrows the list; BigQuery runs against goccy/bigquery-emulator, started here.
  */
 import type { Warehouse } from '../../src/core/ports.js';
-import { createBigQueryApi } from '../../src/warehouse/bigquery/client.js';
+import { createBigQueryApi } from '../../src/warehouse/bigquery/index.js';
 import type { QueryParameter } from '../../src/warehouse/bigquery/types.js';
-import { BigQueryWarehouse } from '../../src/warehouse/bigquery/warehouse.js';
-import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { BigQueryWarehouse } from '../../src/warehouse/bigquery/index.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
 import { type BigQueryEmulator, startBigQueryEmulator } from '../emulators.js';
 import { tempDir } from '../helpers.js';
 

@@ -15,7 +15,8 @@ import { after, before, describe, it } from 'node:test';
 import type { DeadLetter } from '../../src/core/message.js';
 import { parseStreamDefinition } from '../../src/core/schema.js';
 import { Ingest } from '../../src/ingest/ingest.js';
-import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
+import { getDeadLetter, getRow, queryDeadLetters } from './api-form.js';
 
 const STREAM = parseStreamDefinition({ name: 'big', fields: [{ name: 'v', type: 'INT64' }] }, 'big');
 const LIMIT = '64MB';
@@ -73,7 +74,7 @@ describe('large dead-letter payloads (DuckDB)', () => {
       }
       // A small payload next to them is stored whole, as before.
       await w.write(STREAM, { rows: [], deadLetters: [deadLetter(100_000, 100)], ingestTime: BigInt(Date.now()) * 1000n });
-      const one = await w.getDeadLetter(STREAM, 'big-37');
+      const one = await getDeadLetter(w, STREAM, 'big-37');
       assert.equal(one?.payload_size, Math.floor(PAYLOAD));
       assert.ok(Buffer.from(one!.payload_base64 as string, 'base64').equals(payload(37)), 'one dead letter, byte for byte');
     } finally {
@@ -82,7 +83,7 @@ describe('large dead-letter payloads (DuckDB)', () => {
     w = await DuckDBWarehouse.open({ path, memoryLimit: LIMIT, threads: 1 });
     try {
       await w.init([STREAM]);
-      const page = await w.queryDeadLetters(STREAM, { limit: 5 });
+      const page = await queryDeadLetters(w, STREAM, { limit: 5 });
       assert.equal(page.length, 5);
       for (const d of page) {
         const n = Number(String(d.message_id).slice(4));
@@ -95,17 +96,17 @@ describe('large dead-letter payloads (DuckDB)', () => {
       assert.ok(Buffer.from(raw[2]!.payload).equals(payload(100_000, 100)));
       // Writes go on after the reopen.
       await w.write(STREAM, { rows: [], deadLetters: Array.from({ length: PER_WRITE }, (_, i) => deadLetter(200 + i)), ingestTime: BigInt(Date.now()) * 1000n });
-      const after = await w.getDeadLetter(STREAM, 'big-209');
+      const after = await getDeadLetter(w, STREAM, 'big-209');
       assert.ok(Buffer.from(after!.payload_base64 as string, 'base64').equals(payload(209)));
       // Deleting dead letters (as replay does) deletes their parts: written again, they read back whole.
       assert.equal(await w.deleteDeadLetters(STREAM, ['big-209', 'big-100000']), 2);
-      assert.equal(await w.getDeadLetter(STREAM, 'big-209'), undefined);
+      assert.equal(await getDeadLetter(w, STREAM, 'big-209'), undefined);
       await w.write(STREAM, { rows: [], deadLetters: [deadLetter(209)], ingestTime: BigInt(Date.now()) * 1000n });
-      const again = await w.getDeadLetter(STREAM, 'big-209');
+      const again = await getDeadLetter(w, STREAM, 'big-209');
       assert.ok(Buffer.from(again!.payload_base64 as string, 'base64').equals(payload(209)), 'no stale parts');
       // A dead letter written again for the same message (a replay that failed again) replaces its parts.
       await w.write(STREAM, { rows: [], deadLetters: [deadLetter(209)], ingestTime: BigInt(Date.now()) * 1000n });
-      const replaced = await w.getDeadLetter(STREAM, 'big-209');
+      const replaced = await getDeadLetter(w, STREAM, 'big-209');
       assert.ok(Buffer.from(replaced!.payload_base64 as string, 'base64').equals(payload(209)), 'parts replaced, not added');
     } finally {
       await w.close();
@@ -129,8 +130,8 @@ describe('large dead-letter payloads (DuckDB)', () => {
       assert.deepEqual(outcomes.map((o) => o.status), ['stored', 'stored', 'dead_lettered', 'dead_lettered']);
       assert.match(String(outcomes[2]!.detail), /the value of "tags\[1\]" is 307200 bytes, over the embedded warehouse's limit of 204800 bytes per value/);
       assert.match(String(outcomes[3]!.detail), /the value of "title" is 307200 bytes/);
-      assert.equal(((await w.getRow(notes, 'note-1'))?.title as string).length, 200 * 1024);
-      const dead = await w.getDeadLetter(notes, 'note-3');
+      assert.equal(((await getRow(w, notes, 'note-1'))?.title as string).length, 200 * 1024);
+      const dead = await getDeadLetter(w, notes, 'note-3');
       assert.equal(dead?.reason, 'WAREHOUSE_REJECTED');
       assert.ok(Buffer.from(dead!.payload_base64 as string, 'base64').equals(messages[3]!.data), 'the payload is kept whole');
     } finally {

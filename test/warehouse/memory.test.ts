@@ -14,8 +14,9 @@ import { after, before, describe, it } from 'node:test';
 import type { StoredRow } from '../../src/core/message.js';
 import { WarehouseError } from '../../src/core/ports.js';
 import { parseStreamDefinition } from '../../src/core/schema.js';
+import type { MetricFamily } from '../../src/core/ports.js';
 import { budgetedLimit, IndexMemoryBudget, isOutOfMemory, type MemoryStatus, parseByteSize } from '../../src/warehouse/duckdb/memory.js';
-import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
 
 const STREAM = parseStreamDefinition({ name: 'ids', fields: [{ name: 'v', type: 'INT64' }] }, 'ids');
 const LIMIT = '64MB';
@@ -117,11 +118,17 @@ describe('DuckDB memory limit with random message IDs', () => {
 
   it(`keeps writing past an index larger than the ${LIMIT} limit, and after a reopen`, async () => {
     const path = join(dir, 'ids.duckdb');
-    const raised: MemoryStatus[] = [];
+    const raised: Record<string, unknown>[] = [];
+    const families: string[] = [];
     // No automatic checkpoint during the test: a checkpoint writes the index to the file and
     // lets it go, and the next write loads back only what it touches, so the index in memory
     // would grow and shrink with the timing of checkpoints instead of with the rows.
-    const open = () => DuckDBWarehouse.open({ path, memoryLimit: LIMIT, checkpointThreshold: '1GB', onMemoryLimitRaised: (s) => raised.push(s) });
+    // The adapter reports through the observer it is given: the raise in the log, the figures in /metrics.
+    const observer = {
+      log: { warn: (fields: Readonly<Record<string, unknown>>, message: string) => void (/message_id indexes/.test(message) && raised.push(fields)) },
+      metrics: { collect: (c: () => readonly MetricFamily[]) => void families.push(...c().map((f) => f.name)) },
+    };
+    const open = () => DuckDBWarehouse.open({ path, memoryLimit: LIMIT, checkpointThreshold: '1GB', observer });
     let w = await open();
     const configured = parseByteSize(LIMIT)!;
     let stored = 0;
@@ -138,7 +145,8 @@ describe('DuckDB memory limit with random message IDs', () => {
       assert.ok(m.indexBytes > configured / 2, `index ${m.indexBytes} bytes, more than half the configured limit`);
       assert.ok(m.limitBytes >= budgetedLimit(configured, m.indexBytes), `limit ${m.limitBytes} covers the index`);
       assert.ok(raised.length >= 1, 'the raise was reported');
-      assert.equal(raised[0]!.configuredLimitBytes, configured);
+      assert.equal(raised[0]!.configuredMiB, Math.round(configured / 1048576));
+      assert.ok(families.includes('tributary_duckdb_memory_limit_bytes'), 'the memory figures are offered to /metrics');
       const [[count] = []] = await w.readForTest('SELECT count(*) FROM ids');
       assert.equal(Number(count), stored);
     } finally {

@@ -15,7 +15,8 @@ import type { StoredRow } from '../../src/core/message.js';
 import type { AggregateQuery, AggregateRow, Metric } from '../../src/core/ports.js';
 import { ENVELOPE_FIELDS, type FieldDef, parseStreamDefinition, type StreamDef } from '../../src/core/schema.js';
 import { compileValidator } from '../../src/core/validate.js';
-import { DuckDBWarehouse } from '../../src/warehouse/duckdb/warehouse.js';
+import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
+import { aggregate } from './api-form.js';
 
 const FIELDS = [
   { name: 'k', type: 'STRING', mode: 'REQUIRED' },
@@ -329,10 +330,12 @@ describe('DuckDB minute rollups answer as the scan does', () => {
 
   it('reports failing folds (status, count, lag, one notice) and recovers, while answers stay correct', async () => {
     const notices: string[] = [];
-    const w = await DuckDBWarehouse.open({ path: join(dir, 'failing.duckdb'), threads: 1, rollupFoldDelayMs: 3_600_000, onRollupError: (stream, err) => notices.push(`${stream}: ${err.message}`) });
+    // The adapter logs through the observer it is given.
+    const log = { warn: (fields: Readonly<Record<string, unknown>>) => void notices.push(`${String(fields.stream)}: ${(fields.err as Error).message}`) };
+    const w = await DuckDBWarehouse.open({ path: join(dir, 'failing.duckdb'), threads: 1, rollupFoldDelayMs: 3_600_000, observer: { log } });
     try {
       await w.init([STREAM]);
-      const count = async () => (await w.aggregate(STREAM, { filters: [], groupBy: [], metrics: [{ name: 'count', fn: 'count' }], limit: 1 }))[0]?.count;
+      const count = async () => (await aggregate(w, STREAM, { filters: [], groupBy: [], metrics: [{ name: 'count', fn: 'count' }], limit: 1 }))[0]?.count;
       const t = ingest + 10_000_000n;
       await w.write(STREAM, { rows: stored(STREAM, makeRows(30, BASE, SPAN)), deadLetters: [], ingestTime: t });
       await w.foldNow();

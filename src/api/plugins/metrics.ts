@@ -19,8 +19,6 @@ export interface MetricsPluginOptions {
 /** `tributary-metrics`: decorates `app.metrics` and records every answered request. */
 const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, opts) => {
   const metrics = opts.metrics ?? new Metrics();
-  const warehouse = opts.warehouse;
-  if (warehouse.derivedStatus) metrics.derived = () => warehouse.derivedStatus!();
   app.decorate('metrics', metrics);
   app.addHook('onResponse', (req, reply, done) => {
     metrics.request(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);

@@ -2,11 +2,11 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { fillBuckets } from '../../core/aggregate.js';
 import { TributaryError } from '../../core/errors.js';
 import { bigQueryDeadLetterSchema, bigQueryTableSchema, DEAD_LETTER_FIELDS, messageJsonSchema } from '../../core/export.js';
-import type { ApiRow } from '../../core/ports.js';
+import type { ReadRow } from '../../core/ports.js';
 import { ENVELOPE_FIELDS, type StreamDef } from '../../core/schema.js';
-import { formatTimestamp, nowMicros, parseTimeParam, parseTimestamp } from '../../core/time.js';
+import { formatTimestamp, nowMicros, parseTimeParam } from '../../core/time.js';
 import { replayDeadLetters, type ReplayResult } from '../../ingest/replay.js';
-import { sendTable, sendTableStream } from '../output.js';
+import { apiAggregateRows, apiDeadLetter, apiRow, sendTable, sendTableStream } from '../output.js';
 import {
   checkTimeRange,
   chooseFormat,
@@ -139,26 +139,24 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
     const format = chooseFormat(req.query, req.headers.accept);
     const { query, fingerprint } = parseRowQuery(s, req.query, limits, format, nowMicros());
     markClosedRange(req, query.to, config.closedRangeGraceSeconds);
-    const columns = query.fields ?? [...ENVELOPE_FIELDS, ...s.fields].map((f) => f.name);
-    const project = (rows: ApiRow[]) => {
-      if (query.fields) for (const r of rows) for (const k of Object.keys(r)) if (!columns.includes(k)) delete r[k];
-      return rows;
-    };
+    const table = [...ENVELOPE_FIELDS, ...s.fields];
+    const columns = query.fields ?? table.map((f) => f.name);
+    const only = query.fields ? new Set(columns) : undefined;
+    const serialise = (rows: readonly ReadRow[]) => rows.map((r) => apiRow(table, r, only));
     if (format !== 'json' && query.limit > config.maxPageSize) {
       // A long export: chunks of maxPageSize rows, walked with the keyset, streamed as they come.
       // The first chunk is read before answering, so that a failing query still gets its error.
       const chunk = config.maxPageSize;
       const first = await warehouse.queryRows(s, { ...query, limit: chunk });
-      async function* chunks(): AsyncGenerator<ApiRow[]> {
+      async function* chunks(): AsyncGenerator<Record<string, unknown>[]> {
         let rows = first;
         let sent = 0;
         for (;;) {
           const last = rows[rows.length - 1];
-          // The keyset position is read before the projection drops columns.
-          const after = last ? { publishTime: toMicros(last.publish_time as string), messageId: last.message_id as string } : undefined;
+          const after = last ? { publishTime: last.publish_time, messageId: last.message_id } : undefined;
           const take = rows.slice(0, query.limit - sent);
           sent += take.length;
-          yield project(take);
+          yield serialise(take);
           if (!after || rows.length < chunk || sent >= query.limit) return;
           rows = await warehouse.queryRows(s, { ...query, after, limit: Math.min(chunk, query.limit - sent) });
         }
@@ -166,16 +164,16 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
       return sendTableStream(reply, format, columns, chunks());
     }
     // One row more than asked tells whether there is a next page.
-    const rows = await warehouse.queryRows(s, { ...query, limit: query.limit + 1 });
+    const found = await warehouse.queryRows(s, { ...query, limit: query.limit + 1 });
     let nextCursor: string | null = null;
     let next: string | null = null;
-    if (rows.length > query.limit) {
-      rows.length = query.limit;
-      const last = rows[rows.length - 1]!;
-      nextCursor = encodeCursor({ publishTime: toMicros(last.publish_time as string), messageId: last.message_id as string }, query.order, fingerprint);
+    if (found.length > query.limit) {
+      found.length = query.limit;
+      const last = found[found.length - 1]!;
+      nextCursor = encodeCursor({ publishTime: last.publish_time, messageId: last.message_id }, query.order, fingerprint);
       next = nextLink(`/v1/streams/${s.name}/rows`, req.query, nextCursor);
     }
-    project(rows);
+    const rows = serialise(found);
     return sendTable(reply, format, columns, rows, { rows, nextCursor, next }, next);
   });
 
@@ -186,7 +184,7 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
     const s = registry.get(req.params.stream);
     const row = await warehouse.getRow(s, req.params.messageId);
     if (!row) throw new TributaryError('ROW_NOT_FOUND', `stream "${s.name}" has no row with message_id ${JSON.stringify(req.params.messageId)}`, { messageId: req.params.messageId });
-    return row;
+    return apiRow([...ENVELOPE_FIELDS, ...s.fields], row);
   });
 
   app.get<{ Params: StreamParams; Querystring: RawQuery }>('/streams/:stream/aggregate', {
@@ -207,7 +205,7 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
     if (found.length > config.maxAggregateRows) {
       throw new TributaryError('RESULT_TOO_LARGE', `the aggregate has more than ${config.maxAggregateRows} rows; narrow the range, widen the interval or group by fewer fields`, { max: config.maxAggregateRows });
     }
-    const rows = fillBuckets(query, groupNames, found, config.maxAggregateRows);
+    const rows = fillBuckets(query, groupNames, apiAggregateRows(query, found), config.maxAggregateRows);
     const metrics = query.metrics.map((m) => m.name);
     const columns = [...(query.intervalMicros !== undefined ? ['time'] : []), ...groupNames, ...metrics];
     const interval = typeof req.query.interval === 'string' ? req.query.interval : null;
@@ -258,16 +256,17 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
     const q = { ...req.query };
     delete q.format;
     const { query, fingerprint } = parseDeadLetterQuery(s, q, limits);
-    const deadLetters = await warehouse.queryDeadLetters(s, { ...query, limit: query.limit + 1 });
+    const found = await warehouse.queryDeadLetters(s, { ...query, limit: query.limit + 1 });
     let nextCursor: string | null = null;
     let next: string | null = null;
-    if (deadLetters.length > query.limit) {
-      deadLetters.length = query.limit;
-      const last = deadLetters[deadLetters.length - 1]!;
-      nextCursor = encodeCursor({ publishTime: toMicros(last.publish_time), messageId: last.message_id }, 'desc', fingerprint);
+    if (found.length > query.limit) {
+      found.length = query.limit;
+      const last = found[found.length - 1]!;
+      nextCursor = encodeCursor({ publishTime: last.publishTime, messageId: last.messageId }, 'desc', fingerprint);
       next = nextLink(`/v1/streams/${s.name}/dead-letters`, req.query, nextCursor);
     }
     const columns = [...DEAD_LETTER_FIELDS.map((f) => f.name).filter((n) => n !== 'payload'), 'payload', 'payload_base64'];
+    const deadLetters = found.map(apiDeadLetter);
     return sendTable(reply, format, columns, deadLetters as unknown as Record<string, unknown>[], { deadLetters, nextCursor, next }, next);
   });
 
@@ -276,9 +275,9 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
     schema: { summary: 'One dead letter with its raw payload', tags: ['dead letters'], params: messageParams, response: { 200: deadLetterSchema, ...errorResponses } },
   }, async (req) => {
     const s = registry.get(req.params.stream);
-    const d = await warehouse.getDeadLetter(s, req.params.messageId);
+    const [d] = await warehouse.getRawDeadLetters(s, [req.params.messageId]);
     if (!d) throw deadLetterNotFound(s, req.params.messageId);
-    return d;
+    return apiDeadLetter(d);
   });
 
   const replayResponse = (r: ReplayResult, remaining: boolean) => ({ ...r, remaining });
@@ -331,14 +330,14 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
       const page = await warehouse.queryDeadLetters(s, { ...range, reason: body.reason as never, limit: Math.min(500, room) + 1, ...(after ? { after } : {}) });
       const take = page.slice(0, Math.min(500, room));
       if (take.length === 0) break;
-      const r = await replayDeadLetters({ ingest, warehouse }, s, take.map((d) => d.message_id));
+      const r = await replayDeadLetters({ ingest, warehouse }, s, take.map((d) => d.messageId));
       total.replayed += r.replayed;
       total.stored += r.stored;
       total.duplicates += r.duplicates;
       total.failed += r.failed;
       total.results.push(...r.results);
       const last = take[take.length - 1]!;
-      after = { publishTime: toMicros(last.publish_time), messageId: last.message_id };
+      after = { publishTime: last.publishTime, messageId: last.messageId };
       if (page.length <= take.length) break;
       if (total.replayed >= config.maxReplay) {
         remaining = true;
@@ -351,11 +350,4 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
 
 function deadLetterNotFound(s: StreamDef, id: string): TributaryError {
   return new TributaryError('DEAD_LETTER_NOT_FOUND', `stream "${s.name}" has no dead letter with message_id ${JSON.stringify(id)}`, { messageId: id });
-}
-
-/** Epoch microseconds of a timestamp the API itself formatted. */
-function toMicros(formatted: string): bigint {
-  const t = parseTimestamp(formatted);
-  if (t === null) throw new Error(`unexpected timestamp from the warehouse: ${formatted}`);
-  return t;
 }

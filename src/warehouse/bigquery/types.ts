@@ -1,11 +1,11 @@
 /**
  * Mapping between stream schemas and BigQuery's REST API: identifiers, `tabledata.insertAll`
- * row JSON, query parameters, and result cells (`{f: [{v}]}`) back to the API's JSON form.
+ * row JSON, query parameters, and result cells (`{f: [{v}]}`) back to stored values.
  * Every conversion is exact: INT64 and NUMERIC travel as strings, TIMESTAMP as microseconds.
  */
 import { normalizeDecimal } from '../../core/decimal.js';
 import type { FieldDef } from '../../core/schema.js';
-import { formatDate, formatTimestamp } from '../../core/time.js';
+import { formatDate, formatTimestamp, parseDate } from '../../core/time.js';
 import type { StoredRecord, StoredValue } from '../../core/validate.js';
 
 /** Quotes an identifier with backticks. Identifiers come from validated definitions and settings only. */
@@ -87,25 +87,29 @@ export function cellMicros(v: unknown): bigint {
   return negative ? -micros : micros;
 }
 
-/** Converts a result cell value to the API's JSON form. */
-export type CellReader = (v: unknown) => unknown;
+/** Converts a result cell value to its stored value (see `ReadRow` in core/ports.ts). */
+export type CellReader = (v: unknown) => StoredValue;
 
 function scalarReader(f: FieldDef): CellReader {
   switch (f.type) {
     case 'STRING':
-    case 'DATE':
-    case 'INT64':
+    case 'JSON':
       return (v) => String(v);
+    case 'INT64': return (v) => BigInt(String(v));
+    case 'DATE': return (v) => {
+      const days = parseDate(String(v));
+      if (days === null) throw new Error(`unexpected DATE value from BigQuery: ${String(v)}`);
+      return days;
+    };
     case 'FLOAT64': return (v) => Number(v);
     case 'NUMERIC': return (v) => normalizeDecimal(String(v)) ?? String(v);
     case 'BOOL': return (v) => v === true || v === 'true';
-    case 'TIMESTAMP': return (v) => formatTimestamp(cellMicros(v));
-    case 'JSON': return (v) => JSON.parse(String(v)) as unknown;
+    case 'TIMESTAMP': return (v) => cellMicros(v);
     case 'RECORD': {
       const readers = (f.fields ?? []).map((c) => [c.name, cellReader(c)] as const);
       return (v) => {
         const cells = (v as { f: Cell[] }).f;
-        const out: Record<string, unknown> = {};
+        const out: StoredRecord = {};
         readers.forEach(([name, read], i) => {
           out[name] = read(cells[i]?.v ?? null);
         });

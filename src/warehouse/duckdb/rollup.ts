@@ -21,7 +21,7 @@
 import { DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
 import type { AggregateQuery, Metric } from '../../core/ports.js';
 import type { FieldDef, StreamDef } from '../../core/schema.js';
-import { columnSql, fieldExpr, ident } from './types.js';
+import { columnSql, fieldExpr, ident } from './dialect.js';
 
 /** One minute in microseconds: the rollup's bucket width. */
 export const MINUTE_MICROS = 60_000_000n;

@@ -1,7 +1,7 @@
 /**
- * Mapping between stream schemas and DuckDB: column DDL, the row document of writes, appender
- * writers, query parameters and result conversion to the API's JSON form. Compiled once per
- * stream.
+ * Mapping between stream schemas and DuckDB: column types (DDL and logical), query parameters,
+ * the row document of writes, appender writers and result conversion. Compiled once per stream.
+ * Statements are built in `dialect.ts` (reads) and `driver.ts` (writes).
  */
 import {
   BIGINT,
@@ -24,29 +24,68 @@ import {
   VARCHAR,
 } from '@duckdb/node-api';
 import { decimalToScaled, NUMERIC_SCALE, scaledToDecimal } from '../../core/decimal.js';
+import type { StoredRow } from '../../core/message.js';
 import type { FieldDef } from '../../core/schema.js';
 import { formatDate, formatTimestamp } from '../../core/time.js';
 import type { StoredRecord, StoredValue } from '../../core/validate.js';
+import type { WarehouseObserver } from '../../core/ports.js';
+
+/**
+ * Rows per row group (DuckDB's default is 122,880). A checkpoint compresses and rewrites the row
+ * group that is still filling, while every commit waits for it: with the default, under a steady
+ * 22,000 msg/s of the demo stream, each checkpoint (every 16 MB of WAL, ~73,000 rows) held the
+ * writes up for 120 to 165 ms, growing as the row group filled (29 ms to 140 ms for successive
+ * checkpoints of 16,000 rows each). With 16,384 rows a checkpoint stays at 25 to 50 ms; time
+ * ranges also prune finer (docs/performance.md).
+ */
+export const DEFAULT_ROW_GROUP_SIZE = 16_384;
+/** WAL size that triggers a checkpoint (DuckDB's default is 16 MB): shorter, more frequent pauses. */
+export const DEFAULT_CHECKPOINT_THRESHOLD = '8MB';
+
+/** Settings of the DuckDB adapter. */
+export interface DuckDBOptions {
+  /** Database file, or `:memory:`. */
+  readonly path: string;
+  /**
+   * DuckDB `memory_limit`, e.g. `512MB`; undefined for DuckDB's default. The message_id indexes
+   * are budgeted on top of it beyond half of it (see `memory.ts`).
+   */
+  readonly memoryLimit?: string;
+  /** DuckDB `threads`; undefined for DuckDB's default (one per core). */
+  readonly threads?: number;
+  /** Connections for reads (writes have their own). */
+  readonly readConnections?: number;
+  /** Reads running longer are interrupted with QUERY_TIMEOUT; 0 or undefined for no limit. */
+  readonly queryTimeoutMs?: number;
+  /**
+   * Keep minute rollups that answer unfiltered aggregates without scanning the table (see
+   * `rollup.ts`); default true. Turning them off drops them; turning them on again rebuilds them.
+   */
+  readonly rollups?: boolean;
+  /** How long after a write the rollups take in its rows; default 1000 ms. */
+  readonly rollupFoldDelayMs?: number;
+  /** From how many rows in a table pages of rows are read in two steps; default 2,000,000. */
+  readonly twoStepPagesFromRows?: number;
+  /**
+   * Rows per row group of the data DuckDB writes; default {@link DEFAULT_ROW_GROUP_SIZE}. A
+   * checkpoint rewrites the row group that is still filling, so this bounds how long a
+   * checkpoint holds up the writes that wait behind it.
+   */
+  readonly rowGroupSize?: number;
+  /** WAL size that triggers an automatic checkpoint; default {@link DEFAULT_CHECKPOINT_THRESHOLD}. */
+  readonly checkpointThreshold?: string;
+  /**
+   * Where the adapter reports its rollups and index memory: `/metrics` families through
+   * `metrics`, and warnings through `log` (a fold that starts failing; the indexes raising the
+   * memory limit, the first time and each time it grew by half again). See `observe.ts`.
+   */
+  readonly observer?: WarehouseObserver;
+}
+
 
 /** Quotes an identifier. Identifiers come from validated stream definitions, never from requests. */
 export function ident(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
-}
-
-/**
- * A string literal, for the one statement that takes no parameters (ATTACH of the database
- * file, whose path comes from the configuration, never from requests).
- */
-export function sqlString(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
-}
-
-/** The SQL expression of a field chain: a column or a struct member. */
-export function fieldExpr(chain: readonly FieldDef[]): string {
-  const [head, ...rest] = chain;
-  let expr = ident(head!.name);
-  for (const c of rest) expr = `struct_extract(${expr}, '${c.name.replaceAll("'", "''")}')`;
-  return expr;
 }
 
 function scalarSql(f: FieldDef): string {
@@ -115,7 +154,7 @@ export function isNested(f: FieldDef): boolean {
   return f.mode === 'REPEATED' || f.type === 'RECORD';
 }
 
-function jsonScalar(f: FieldDef, v: StoredValue): string {
+export function jsonScalar(f: FieldDef, v: StoredValue): string {
   if (v === null) return 'null';
   switch (f.type) {
     case 'STRING':
@@ -141,13 +180,13 @@ function jsonScalar(f: FieldDef, v: StoredValue): string {
   }
 }
 
-function jsonValue(f: FieldDef, v: StoredValue): string {
+export function jsonValue(f: FieldDef, v: StoredValue): string {
   if (f.mode === 'REPEATED') return `[${((v ?? []) as StoredValue[]).map((x) => jsonScalar(f, x)).join(',')}]`;
   return jsonScalar(f, v);
 }
 
 /**
- * How one column travels in a write's row document (`rowDocument` in `warehouse.ts`): the type of its
+ * How one column travels in a write's row document (see {@link rowDocument}): the type of its
  * member in the document's STRUCT, the SQL that turns that member (`r.<name>`) into the column's
  * value, and the JSON text of a value. Nested columns are their JSON form, cast by DuckDB in C++
  * (building STRUCT and LIST values in JavaScript for the Appender measured as the largest CPU
@@ -185,6 +224,21 @@ export function documentColumn(f: FieldDef): DocumentColumn {
   }
 }
 
+/**
+ * The JSON document of rows: an array of objects with the envelope members and each user field
+ * as its {@link DocumentColumn} writes it (ingest_time is a parameter of its own).
+ */
+export function rowDocument(fields: readonly FieldDef[], document: readonly DocumentColumn[], rows: readonly StoredRow[]): string {
+  const names = fields.map((f) => `,${JSON.stringify(f.name)}:`);
+  const parts: string[] = [];
+  for (const row of rows) {
+    let text = `{"message_id":${JSON.stringify(row.messageId)},"publish_time":${row.publishTime},"attributes":${JSON.stringify(JSON.stringify(row.attributes))},"ordering_key":${row.orderingKey === null ? 'null' : JSON.stringify(row.orderingKey)}`;
+    for (let i = 0; i < fields.length; i++) text += names[i]! + document[i]!.json(row.values[fields[i]!.name] ?? null);
+    parts.push(text + '}');
+  }
+  return `[${parts.join(',')}]`;
+}
+
 /** Appends one column value to the current appender row. */
 export type ColumnWriter = (a: DuckDBAppender, v: StoredValue) => void;
 
@@ -207,28 +261,28 @@ export function columnWriter(f: FieldDef): ColumnWriter {
   }
 }
 
-/** Converts a DuckDB result value to the API's JSON form. */
-export type ResultReader = (v: DuckDBValue) => unknown;
+/** Converts a DuckDB result value to its stored value (see `ReadRow` in core/ports.ts). */
+export type ResultReader = (v: DuckDBValue) => StoredValue;
 
 function scalarReader(f: FieldDef): ResultReader {
   switch (f.type) {
     case 'STRING':
     case 'BOOL':
     case 'FLOAT64':
-      return (v) => v;
-    case 'INT64': return (v) => (v as bigint).toString();
+      return (v) => v as StoredValue;
+    case 'INT64': return (v) => v as bigint;
     case 'NUMERIC': return (v) => {
       const d = v as DuckDBDecimalValue;
       return scaledToDecimal(d.value, d.scale);
     };
-    case 'TIMESTAMP': return (v) => formatTimestamp((v as DuckDBTimestampValue).micros);
-    case 'DATE': return (v) => formatDate((v as DuckDBDateValue).days);
-    case 'JSON': return (v) => JSON.parse(v as string) as unknown;
+    case 'TIMESTAMP': return (v) => (v as DuckDBTimestampValue).micros;
+    case 'DATE': return (v) => (v as DuckDBDateValue).days;
+    case 'JSON': return (v) => v as string;
     case 'RECORD': {
       const readers = (f.fields ?? []).map((c) => [c.name, resultReader(c)] as const);
       return (v) => {
         const entries = (v as DuckDBStructValue).entries;
-        const out: Record<string, unknown> = {};
+        const out: StoredRecord = {};
         for (const [name, read] of readers) out[name] = read(entries[name] ?? null);
         return out;
       };
@@ -241,4 +295,37 @@ export function resultReader(f: FieldDef): ResultReader {
   const one = scalarReader(f);
   if (f.mode === 'REPEATED') return (v) => (v === null ? [] : (v as DuckDBListValue).items.map((x) => (x === null ? null : one(x))));
   return (v) => (v === null ? null : one(v));
+}
+
+/**
+ * Largest string value (UTF-8 bytes) a row may hold. DuckDB 1.5 stores a value larger than its
+ * 256 KiB block in blocks of its own and keeps all of a row group's such blocks pinned while it
+ * checkpoints it: rows with 300 KiB strings made a checkpoint fail once they added up to the
+ * memory limit (256MB: after 245 MB), which invalidated the database until a restart; rows with
+ * 200 KiB strings went on to 606 MB (docs/reliability.md).
+ */
+export const MAX_VALUE_BYTES = 200 * 1024;
+
+/** The first string in `v` longer than MAX_VALUE_BYTES, with its path (`field.sub[2]`). */
+export function oversizedValue(v: StoredValue, path: string): { path: string; bytes: number } | undefined {
+  if (typeof v === 'string') {
+    // Fewer than MAX/3 UTF-16 units cannot make MAX bytes.
+    if (v.length * 3 <= MAX_VALUE_BYTES) return undefined;
+    const bytes = Buffer.byteLength(v);
+    return bytes > MAX_VALUE_BYTES ? { path: path || 'the row', bytes } : undefined;
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const found = oversizedValue(v[i]!, `${path}[${i}]`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (v !== null && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      const found = oversizedValue(x, path ? `${path}.${k}` : k);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
