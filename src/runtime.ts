@@ -104,6 +104,15 @@ export async function createGcpRuntime(config: Config, hooks: RuntimeHooks = {})
 export async function createEmbeddedRuntime(config: Config, hooks: RuntimeHooks = {}): Promise<Runtime> {
   const registry = await loadStreams(config.streamsDir);
   const warehouse = await openWarehouse('duckdb', config, hooks.observer);
+  return embeddedRuntimeOn(config, registry, warehouse, hooks);
+}
+
+/**
+ * The embedded topic and ingest over an opened warehouse of any engine: creates (or checks) its
+ * tables, and closes it when that fails. `createEmbeddedRuntime` uses it with DuckDB; the API
+ * suites use it with every engine of the test list.
+ */
+export async function embeddedRuntimeOn(config: Config, registry: StreamRegistry, warehouse: Warehouse, hooks: RuntimeHooks = {}): Promise<Runtime> {
   try {
     await warehouse.init(registry.all());
   } catch (err) {

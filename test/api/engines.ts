@@ -24,9 +24,7 @@ import { buildApp } from '../../src/api/app.js';
 import { checkExposure, loadKeys } from '../../src/api/auth.js';
 import { Metrics } from '../../src/api/metrics.js';
 import { loadStreams } from '../../src/core/schema.js';
-import { Ingest } from '../../src/ingest/ingest.js';
-import type { Runtime } from '../../src/runtime.js';
-import { EmbeddedTopic, MonotonicClock } from '../../src/topic/embedded/topic.js';
+import { embeddedRuntimeOn, type Runtime } from '../../src/runtime.js';
 import { type BigQueryApi, createBigQueryApi } from '../../src/warehouse/bigquery/driver.js';
 import { BigQueryWarehouse } from '../../src/warehouse/bigquery/index.js';
 import { type BigQueryEmulator, startBigQueryEmulator } from '../emulators.js';
@@ -292,46 +290,15 @@ async function startBigQueryServer(base: string, flags: string[], cleanup: () =>
     lookbackDays: config.bigqueryLookbackDays,
     onQuery: (q) => queries.push(q),
   });
-  await warehouse.init(registry.all());
-  // As the embedded runtime: message ids (publish times) continue after the newest one stored.
-  let floor = 0n;
-  for (const s of registry.all()) {
-    const st = await warehouse.stats(s);
-    for (const t of [st.newestPublishTime, st.newestDeadLetterPublishTime]) if (t !== null && t > floor) floor = t;
-  }
   const metrics = new Metrics();
-  const ingest = new Ingest({
-    warehouse,
-    options: {
-      batchMaxRows: config.batchMaxRows,
-      batchMaxBytes: config.batchMaxBytes,
-      batchLingerMs: config.batchLingerMs,
-      batchRegroupMs: config.batchRegroupMs ?? 0,
-      maxMessageBytes: config.maxMessageBytes,
-      writeRetryMs: config.writeRetryMs,
-    },
+  // The embedded runtime's own composition (tables, message-id clock, ingest, topic) over BigQuery.
+  const runtime = await embeddedRuntimeOn(config, registry, warehouse, {
     onBatch: metrics.onBatch,
     onWriteError: (stream, err, willRetry) => {
       metrics.onWriteError(stream, err, willRetry);
       if (process.env.TRIBUTARY_TEST_DEBUG) console.error(`write to ${stream} failed (retry: ${willRetry}):`, err);
     },
   });
-  const topic = new EmbeddedTopic(ingest, new MonotonicClock(floor));
-  let closingRuntime: Promise<void> | undefined;
-  const runtime: Runtime = {
-    config,
-    registry,
-    warehouse,
-    ingest,
-    topic,
-    close() {
-      closingRuntime ??= (async () => {
-        await topic.close();
-        await warehouse.close();
-      })();
-      return closingRuntime;
-    },
-  };
   let app: FastifyInstance;
   try {
     app = await buildApp({ ...runtime, keys, metrics, logger: false });
