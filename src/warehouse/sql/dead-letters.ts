@@ -1,21 +1,8 @@
 /** Dead letters read back, shared by every dialect: the decoding of one dead-letter record. */
 import type { StoredDeadLetter } from '../../core/ports.js';
 
-/** A dead-letter record as read from any engine, decoded to plain values. */
-export interface DeadLetterRecord {
-  readonly messageId: string;
-  readonly publishTime: bigint;
-  readonly deadLetteredAt: bigint;
-  readonly reason: string;
-  readonly detail: string | null;
-  readonly fieldPath: string | null;
-  readonly payload: Uint8Array;
-  readonly payloadSize: number;
-  /** The attributes' JSON text, or null for none. */
-  readonly attributes: string | null;
-  readonly orderingKey: string | null;
-  readonly replayCount: number;
-}
+/** A dead-letter record as read from any engine: a {@link StoredDeadLetter} with its attributes still JSON text (null for none). */
+export type DeadLetterRecord = Omit<StoredDeadLetter, 'attributes'> & { readonly attributes: string | null };
 
 /** The attributes of a record: its JSON object, or {} for NULL. */
 export function attributesOf(text: string | null): Record<string, string> {
