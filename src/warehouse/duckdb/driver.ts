@@ -6,21 +6,13 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import {
-  type DuckDBAppender,
-  DuckDBBlobValue,
-  type DuckDBConnection,
-  DuckDBInstance,
-  DuckDBListValue,
-  type DuckDBPreparedStatement,
-  DuckDBTimestampValue,
-  type DuckDBValue,
-} from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance, DuckDBListValue, type DuckDBPreparedStatement, DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
 import { TributaryError } from '../../core/errors.js';
 import type { WriteBatch, WriteResult } from '../../core/ports.js';
 import { WarehouseError } from '../../core/ports.js';
 import { ENVELOPE_FIELDS, type FieldDef, type StreamDef } from '../../core/schema.js';
-import { DL_COLUMN_LIST, ident, insertStatements, sqlString } from './dialect.js';
+import { appendDeadLetters, type DeadLetterTables, moveStagedSql, readDeadLetters, stageNames, stageSql } from './dead-letters.js';
+import { ident, insertStatements, sqlString } from './dialect.js';
 import { classify, openError } from './errors.js';
 import { ensureTables, type StreamTables } from './introspect.js';
 import { IndexMemoryBudget, isOutOfMemory, type MemoryStatus, parseByteSize } from './memory.js';
@@ -31,11 +23,8 @@ import { DEFAULT_CHECKPOINT_THRESHOLD, DEFAULT_ROW_GROUP_SIZE, type DocumentColu
 export type { DuckDBOptions } from './types.js';
 
 /** A stream as the driver writes and reads it, compiled once at init. */
-export interface CompiledStream extends StreamTables {
+export interface CompiledStream extends StreamTables, DeadLetterTables {
   readonly def: StreamDef;
-  /** The in-memory stages of dead letters and of their payload parts. */
-  readonly dlStage: string;
-  readonly partsStage: string;
   readonly columns: readonly FieldDef[];
   readonly columnList: string;
   /** How each user field (after the envelope) travels in the row document. */
@@ -57,17 +46,6 @@ export interface WriteHooks {
   committed(inserted: number, ingestTime: bigint): void;
 }
 
-/**
- * A dead letter's payload larger than this is stored in parts of at most this size, in the
- * stream's `<stream>_dead_letter_parts` table (its `payload` is then NULL). DuckDB 1.5 keeps the
- * values over about 32 KiB of a row group pinned in memory when it checkpoints that row group:
- * with random values of 32 KiB or more, the checkpoint failed once they added up to the memory
- * limit and the database was invalidated; values of 24 KiB or less went on to 3 times the limit
- * (16 KiB: 10 times), see docs/reliability.md. They are rows, not a list column: building list
- * values (in the appender or in SQL) raised the process's peak memory by 200 to 400 MiB under
- * the hostile-input test.
- */
-const PAYLOAD_PART_BYTES = 16 * 1024;
 /** After a batch met a known message_id, this many writes use INSERT OR IGNORE directly. */
 const CONFLICT_MEMORY = 8;
 
@@ -162,8 +140,7 @@ export class DuckDBDriver {
     return {
       def,
       ...tables,
-      dlStage: `temp.${ident(`stage_${def.name}_dead_letters`)}`,
-      partsStage: `temp.${ident(`stage_${def.name}_dead_letter_parts`)}`,
+      ...stageNames(def.name),
       columns,
       ...insert,
       readers: columns.map(resultReader),
@@ -203,7 +180,7 @@ export class DuckDBDriver {
       const w = this.writer;
       let inTransaction = false;
       try {
-        if (batch.deadLetters.length > 0) await this.appendDeadLetters(s, batch);
+        if (batch.deadLetters.length > 0) await appendDeadLetters(w, s.def.name, batch);
         // One statement is its own transaction: a batch of only rows (the common case) commits
         // without BEGIN/COMMIT round trips, which measured ~2x faster. Dead letters take two
         // statements (below), so a batch with any goes in a transaction.
@@ -243,16 +220,7 @@ export class DuckDBDriver {
             for (const [id] of (await ps.runAndReadAll()).getRows()) inserted.add(id as string);
           }
         }
-        if (batch.deadLetters.length > 0) {
-          // A dead letter replaces an older one of the same message (a replay that failed again).
-          // DELETE then INSERT rather than INSERT OR REPLACE, which held on to memory with every
-          // large payload it wrote (DuckDB 1.5: writes failed for memory after about 80 MiB of
-          // 1.2 MiB payloads at a 128MB limit).
-          await w.run(`DELETE FROM ${s.dlTable} WHERE message_id IN (SELECT message_id FROM ${s.dlStage})`);
-          await w.run(`DELETE FROM ${s.partsTable} WHERE message_id IN (SELECT message_id FROM ${s.dlStage})`);
-          await w.run(`INSERT INTO ${s.dlTable} (${DL_COLUMN_LIST}) SELECT ${DL_COLUMN_LIST} FROM ${s.dlStage}`);
-          await w.run(`INSERT INTO ${s.partsTable} SELECT * FROM ${s.partsStage}`);
-        }
+        if (batch.deadLetters.length > 0) for (const sql of moveStagedSql(s)) await w.run(sql);
         if (transaction) {
           await w.run('COMMIT');
           inTransaction = false;
@@ -297,46 +265,6 @@ export class DuckDBDriver {
     return ps;
   }
 
-  private async appendDeadLetters(s: CompiledStream, batch: WriteBatch): Promise<void> {
-    const a = await this.writer.createAppender(`stage_${s.def.name}_dead_letters`, 'main', 'temp');
-    let parts: DuckDBAppender | undefined;
-    try {
-      const at = new DuckDBTimestampValue(batch.ingestTime);
-      for (const d of batch.deadLetters) {
-        a.appendVarchar(d.messageId);
-        a.appendTimestamp(new DuckDBTimestampValue(d.publishTime));
-        a.appendTimestamp(at);
-        a.appendVarchar(d.reason);
-        a.appendVarchar(d.detail);
-        if (d.fieldPath === null) a.appendNull();
-        else a.appendVarchar(d.fieldPath);
-        if (d.payload.byteLength > PAYLOAD_PART_BYTES) {
-          a.appendNull();
-          parts ??= await this.writer.createAppender(`stage_${s.def.name}_dead_letter_parts`, 'main', 'temp');
-          for (let part = 0; part * PAYLOAD_PART_BYTES < d.payload.byteLength; part++) {
-            parts.appendVarchar(d.messageId);
-            parts.appendInteger(part);
-            parts.appendBlob(d.payload.subarray(part * PAYLOAD_PART_BYTES, (part + 1) * PAYLOAD_PART_BYTES));
-            parts.endRow();
-          }
-        } else {
-          a.appendBlob(d.payload);
-        }
-        a.appendBigInt(BigInt(d.payload.byteLength));
-        a.appendVarchar(JSON.stringify(d.attributes));
-        if (d.orderingKey === null) a.appendNull();
-        else a.appendVarchar(d.orderingKey);
-        a.appendBigInt(BigInt(d.replayCount));
-        a.endRow();
-      }
-      a.flushSync();
-      parts?.flushSync();
-    } finally {
-      a.closeSync();
-      parts?.closeSync();
-    }
-  }
-
   /** Removes dead letters and their payload parts; returns how many were removed. */
   deleteDeadLetters(s: CompiledStream, messageIds: readonly string[]): Promise<number> {
     if (messageIds.length === 0) return Promise.resolve(0);
@@ -362,32 +290,9 @@ export class DuckDBDriver {
 
   // ---- read path ----
 
-  /**
-   * Reads dead letters, with the payloads stored in parts (NULL `payload`, column `payloadAt`)
-   * put together from the parts table, in the same transaction.
-   */
+  /** Reads dead letters, their payloads stored in parts put together (see `dead-letters.ts`). */
   readDeadLetters(s: CompiledStream, sql: string, params: DuckDBValue[], idAt: number, payloadAt: number): Promise<DuckDBValue[][]> {
-    return this.readWith(async (run) => {
-      await run('BEGIN TRANSACTION', []);
-      let ok = false;
-      try {
-        const rows = await run(sql, params);
-        // One query per message: an equality filter is applied inside the scan, which then reads
-        // only the matching parts' bytes (`IN (SELECT unnest(...))` may hash the whole table
-        // instead, and ran out of memory with 190 MiB of parts at a 64MB limit).
-        for (const r of rows) {
-          if (r[payloadAt] !== null) continue;
-          const found = await run(`SELECT bytes FROM ${s.partsTable} WHERE message_id = $1 ORDER BY part`, [r[idAt] as string]);
-          r[payloadAt] = new DuckDBBlobValue(Buffer.concat(found.map(([bytes]) => (bytes as DuckDBBlobValue).bytes)));
-        }
-        ok = true;
-        return rows;
-      } finally {
-        // A failed statement aborts the transaction: roll it back, so the connection goes back to
-        // the pool usable.
-        await run(ok ? 'COMMIT' : 'ROLLBACK', []).catch(() => undefined);
-      }
-    });
+    return this.readWith((run) => readDeadLetters(run, s, sql, params, idAt, payloadAt));
   }
 
   read(sql: string, params: DuckDBValue[]): Promise<DuckDBValue[][]> {
@@ -436,12 +341,3 @@ export class DuckDBDriver {
     this.instance.closeSync();
   }
 }
-
-/** (Re)creates the in-memory stages of a stream's dead letters and of their payload parts, empty. */
-function stageSql(stream: string, dlTable: string, partsTable: string): string[] {
-  return [
-    `CREATE OR REPLACE TEMP TABLE ${ident(`stage_${stream}_dead_letters`)} AS SELECT ${DL_COLUMN_LIST} FROM ${dlTable} LIMIT 0`,
-    `CREATE OR REPLACE TEMP TABLE ${ident(`stage_${stream}_dead_letter_parts`)} AS SELECT * FROM ${partsTable} LIMIT 0`,
-  ];
-}
-

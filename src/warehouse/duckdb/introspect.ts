@@ -26,7 +26,7 @@ const DL_COLUMN_SQL: Record<string, string> = {
 export interface StreamTables {
   readonly table: string;
   readonly dlTable: string;
-  /** Parts of the large dead-letter payloads (see `driver.ts`, PAYLOAD_PART_BYTES). */
+  /** Parts of the large dead-letter payloads (see `dead-letters.ts`, PAYLOAD_PART_BYTES). */
   readonly partsTable: string;
 }
 
