@@ -37,14 +37,27 @@ interface Submission<T, R> {
  * Each submission's promise settles when the flush that carried it settles, with its own slice
  * of the results. One flush runs at a time; what arrives meanwhile forms the next batch, which
  * is written as soon as the current one finishes (it has already waited at least that long), or
- * up to `regroupMs` later. A submission is never split across flushes.
+ * up to `regroupMs` later; except a full batch, which does not wait: its flush starts at once,
+ * beside the one in progress (at most {@link MAX_IN_FLIGHT} at a time), so that preparing its
+ * write (decoding, encoding) overlaps the other's commit. The warehouse still commits them one
+ * at a time, in order (the DuckDB write lock is first come, first served). A submission is never
+ * split across flushes.
  */
+/**
+ * Flushes that may run at once: the one in progress and a full batch preparing beside it. Batched
+ * durable ingest (bench/ingest.ts, 2 senders of 1,000 messages) measured about 40,000 rows/s
+ * with one flush at a time, the writer idle while the next batch was encoded (about 4.5 ms of
+ * each 23 ms write cycle).
+ */
+const MAX_IN_FLIGHT = 2;
+
 export class MicroBatcher<T, R> {
   private pending: Submission<T, R>[] = [];
   private pendingItems = 0;
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  /** The flushes in progress (at most {@link MAX_IN_FLIGHT}), oldest first. */
+  private readonly running = new Set<Promise<void>>();
   private closed = false;
   /** A batch that reaches this many items goes without waiting. */
   private expected = Number.POSITIVE_INFINITY;
@@ -88,9 +101,15 @@ export class MicroBatcher<T, R> {
   }
 
   private schedule(): void {
-    if (this.running || this.pending.length === 0) return;
+    if (this.pending.length === 0 || this.running.size >= MAX_IN_FLIGHT) return;
     const now = performance.now();
     const full = this.pendingItems >= this.limits.maxItems || this.pendingBytes >= (this.limits.maxBytes ?? Number.POSITIVE_INFINITY);
+    if (this.running.size > 0) {
+      // Beside a flush in progress, only a full batch starts (what is not full waits for it,
+      // gathering company: the group commit below).
+      if (full) this.start();
+      return;
+    }
     if (this.closed || full || this.pendingItems >= this.expected || (this.deadline ?? 0) <= now) {
       this.start();
     } else if (!this.timer || this.timerAt !== this.deadline) {
@@ -108,7 +127,7 @@ export class MicroBatcher<T, R> {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.running || this.pending.length === 0) return;
+    if (this.running.size >= MAX_IN_FLIGHT || this.pending.length === 0) return;
     const batch: Submission<T, R>[] = [];
     let count = 0;
     let bytes = 0;
@@ -123,10 +142,13 @@ export class MicroBatcher<T, R> {
     this.pendingBytes -= bytes;
     this.deadline = null;
     this.firstDeadline = null;
-    this.running = this.write(batch).finally(() => {
-      this.running = null;
+    const flush: Promise<void> = this.write(batch).finally(() => {
+      this.running.delete(flush);
       this.afterFlush(count);
     });
+    this.running.add(flush);
+    // Another full batch may already be waiting (a burst of large submissions).
+    if (this.pendingItems >= this.limits.maxItems || this.pendingBytes >= maxBytes) this.schedule();
   }
 
   private afterFlush(flushed: number): void {
@@ -167,6 +189,6 @@ export class MicroBatcher<T, R> {
   async drain(): Promise<void> {
     this.closed = true;
     this.start();
-    while (this.running) await this.running;
+    while (this.running.size > 0) await Promise.all(this.running);
   }
 }

@@ -137,4 +137,41 @@ describe('micro-batcher', () => {
     assert.ok(waited >= 15 && waited < 2000, `went after a linger without arrivals, not the 5 s window (${waited} ms)`);
     assert.deepEqual(r.flushes, [[1, 2], [3]]);
   });
+
+  it('starts a full batch beside the flush in progress, at most two at a time; what is not full waits', async () => {
+    const started: number[][] = [];
+    let inFlight = 0;
+    let most = 0;
+    const b = new MicroBatcher<number, number>({ maxItems: 2, lingerMs: 1 }, async (items) => {
+      started.push(items);
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 20));
+      inFlight--;
+      return items;
+    });
+    const t = performance.now();
+    const first = b.submit([1, 2]); // full: goes at once
+    await new Promise((r) => setTimeout(r, 2));
+    const second = b.submit([3, 4]); // full: starts beside the first
+    const third = b.submit([5, 6]); // full, but two are running: waits for one
+    const fourth = b.submit([7]); // not full: waits
+    assert.deepEqual(started, [[1, 2], [3, 4]], 'the second full batch started during the first flush');
+    assert.deepEqual(await Promise.all([first, second, third, fourth]), [[1, 2], [3, 4], [5, 6], [7]]);
+    assert.equal(most, 2, 'never more than two flushes at once');
+    assert.deepEqual(started.slice(2).flat().sort(), [5, 6, 7]);
+    assert.ok(performance.now() - t < 1000);
+  });
+
+  it('drain waits for every flush in flight', async () => {
+    const done: number[] = [];
+    const b = new MicroBatcher<number, number>({ maxItems: 1, lingerMs: 1 }, async (items) => {
+      await new Promise((r) => setTimeout(r, 10 * items[0]!));
+      done.push(items[0]!);
+      return items;
+    });
+    const all = Promise.all([b.submit([3]), b.submit([1]), b.submit([2])]);
+    await b.drain();
+    assert.deepEqual(done.sort(), [1, 2, 3], 'every submission was flushed before drain resolved');
+    await all;
+  });
 });
