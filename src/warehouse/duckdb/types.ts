@@ -23,7 +23,7 @@ import {
   TIMESTAMP,
   VARCHAR,
 } from '@duckdb/node-api';
-import { decimalToScaled, NUMERIC_SCALE, scaledToDecimal } from '../../core/decimal.js';
+import { decimalToScaled, decimalToScaledText, NUMERIC_SCALE, scaledToDecimal } from '../../core/decimal.js';
 import type { StoredRow } from '../../core/message.js';
 import type { FieldDef } from '../../core/schema.js';
 import { formatDate, formatTimestamp } from '../../core/time.js';
@@ -154,35 +154,53 @@ export function isNested(f: FieldDef): boolean {
   return f.mode === 'REPEATED' || f.type === 'RECORD';
 }
 
-export function jsonScalar(f: FieldDef, v: StoredValue): string {
-  if (v === null) return 'null';
+/** The JSON text of a value, as its column's member of the row document (or a nested member) takes it. */
+type JsonText = (v: StoredValue) => string;
+
+/** Compiles the JSON text of a scalar value (or one element of a REPEATED field) inside a nested value. */
+function scalarJson(f: FieldDef): JsonText {
   switch (f.type) {
     case 'STRING':
     case 'NUMERIC':
-      return JSON.stringify(v);
+      return (v) => (v === null ? 'null' : JSON.stringify(v));
     case 'INT64':
-      return (v as bigint).toString();
+      return (v) => (v === null ? 'null' : (v as bigint).toString());
     case 'FLOAT64':
-      return String(v);
+      return (v) => (v === null ? 'null' : String(v));
     case 'BOOL':
-      return v ? 'true' : 'false';
+      return (v) => (v === null ? 'null' : v ? 'true' : 'false');
     case 'TIMESTAMP':
       // DuckDB's TIMESTAMP text form (UTC, no zone).
-      return JSON.stringify(formatTimestamp(v as bigint).replace('T', ' ').slice(0, -1));
+      return (v) => (v === null ? 'null' : JSON.stringify(formatTimestamp(v as bigint).replace('T', ' ').slice(0, -1)));
     case 'DATE':
-      return JSON.stringify(formatDate(v as number));
+      return (v) => (v === null ? 'null' : JSON.stringify(formatDate(v as number)));
     case 'JSON':
-      return v as string;
+      return (v) => (v === null ? 'null' : (v as string));
     case 'RECORD': {
-      const rec = v as StoredRecord;
-      return `{${(f.fields ?? []).map((c) => `${JSON.stringify(c.name)}:${jsonValue(c, rec[c.name] ?? null)}`).join(',')}}`;
+      const members = (f.fields ?? []).map((c, i) => ({ name: c.name, prefix: `${i === 0 ? '{' : ','}${JSON.stringify(c.name)}:`, json: nestedJson(c) }));
+      if (members.length === 0) return (v) => (v === null ? 'null' : '{}');
+      return (v) => {
+        if (v === null) return 'null';
+        const rec = v as StoredRecord;
+        let out = '';
+        for (const m of members) out += m.prefix + m.json(rec[m.name] ?? null);
+        return out + '}';
+      };
     }
   }
 }
 
-export function jsonValue(f: FieldDef, v: StoredValue): string {
-  if (f.mode === 'REPEATED') return `[${((v ?? []) as StoredValue[]).map((x) => jsonScalar(f, x)).join(',')}]`;
-  return jsonScalar(f, v);
+/** Compiles the JSON text of a nested value of any mode (a REPEATED value absent or null is `[]`). */
+function nestedJson(f: FieldDef): JsonText {
+  const one = scalarJson(f);
+  if (f.mode !== 'REPEATED') return one;
+  return (v) => {
+    const xs = (v ?? []) as StoredValue[];
+    if (xs.length === 0) return '[]';
+    let out = `[${one(xs[0]!)}`;
+    for (let i = 1; i < xs.length; i++) out += `,${one(xs[i]!)}`;
+    return `${out}]`;
+  };
 }
 
 /**
@@ -202,7 +220,10 @@ export interface DocumentColumn {
 /** Compiles the {@link DocumentColumn} of a field. */
 export function documentColumn(f: FieldDef): DocumentColumn {
   const member = `r.${ident(f.name)}`;
-  if (isNested(f)) return { memberSql: columnSql(f), selectSql: member, json: (v) => (v === null ? 'null' : jsonValue(f, v)) };
+  if (isNested(f)) {
+    const json = nestedJson(f);
+    return { memberSql: columnSql(f), selectSql: member, json: (v) => (v === null ? 'null' : json(v)) };
+  }
   switch (f.type) {
     case 'TIMESTAMP':
       return { memberSql: 'BIGINT', selectSql: `make_timestamp(${member})`, json: (v) => (v === null ? 'null' : (v as bigint).toString()) };
@@ -214,13 +235,13 @@ export function documentColumn(f: FieldDef): DocumentColumn {
       return {
         memberSql: 'VARCHAR',
         selectSql: `(CAST(CAST(${member} AS HUGEINT) AS DECIMAL(38, 0)) * CAST(0.${'0'.repeat(NUMERIC_SCALE - 1)}1 AS DECIMAL(18, ${NUMERIC_SCALE})))`,
-        json: (v) => (v === null ? 'null' : `"${decimalToScaled(v as string).toString()}"`),
+        json: (v) => (v === null ? 'null' : `"${decimalToScaledText(v as string)}"`),
       };
     case 'FLOAT64':
       // String(-0) is "0": keep the sign of a negative zero.
       return { memberSql: 'DOUBLE', selectSql: member, json: (v) => (v === null ? 'null' : Object.is(v, -0) ? '-0.0' : String(v)) };
     default:
-      return { memberSql: columnSql(f), selectSql: member, json: (v) => jsonScalar(f, v) };
+      return { memberSql: columnSql(f), selectSql: member, json: scalarJson(f) };
   }
 }
 
@@ -229,14 +250,25 @@ export function documentColumn(f: FieldDef): DocumentColumn {
  * as its {@link DocumentColumn} writes it (ingest_time is a parameter of its own).
  */
 export function rowDocument(fields: readonly FieldDef[], document: readonly DocumentColumn[], rows: readonly StoredRow[]): string {
-  const names = fields.map((f) => `,${JSON.stringify(f.name)}:`);
-  const parts: string[] = [];
-  for (const row of rows) {
-    let text = `{"message_id":${JSON.stringify(row.messageId)},"publish_time":${row.publishTime},"attributes":${JSON.stringify(JSON.stringify(row.attributes))},"ordering_key":${row.orderingKey === null ? 'null' : JSON.stringify(row.orderingKey)}`;
-    for (let i = 0; i < fields.length; i++) text += names[i]! + document[i]!.json(row.values[fields[i]!.name] ?? null);
-    parts.push(text + '}');
+  const n = fields.length;
+  const keys = fields.map((f) => f.name);
+  const names = keys.map((k) => `,${JSON.stringify(k)}:`);
+  const writers = document.map((d) => d.json);
+  let out = '[';
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r]!;
+    const values = row.values;
+    let text = `${r === 0 ? '' : ','}{"message_id":${JSON.stringify(row.messageId)},"publish_time":${row.publishTime},"attributes":${attributesJson(row.attributes)},"ordering_key":${row.orderingKey === null ? 'null' : JSON.stringify(row.orderingKey)}`;
+    for (let i = 0; i < n; i++) text += names[i]! + writers[i]!(values[keys[i]!] ?? null);
+    out += `${text}}`;
   }
-  return `[${parts.join(',')}]`;
+  return `${out}]`;
+}
+
+/** The attributes as the document's JSON string of their JSON object (`"{}"` for none, the common case). */
+function attributesJson(attributes: Readonly<Record<string, string>>): string {
+  for (const _ in attributes) return JSON.stringify(JSON.stringify(attributes));
+  return '"{}"';
 }
 
 /** Appends one column value to the current appender row. */
