@@ -21,19 +21,30 @@ export const MAX_JSON_DEPTH = 500;
  */
 export const MAX_PARSE_DEPTH = 10_000;
 
-/** True when the text's arrays/objects (outside strings) nest deeper than `max`: one linear scan. */
+/**
+ * True when the text's arrays/objects (outside strings) nest deeper than `max`: one linear scan,
+ * which jumps over each string to its closing quote with `indexOf` (a publish body is mostly
+ * base64 strings: a character-by-character scan of a 370 KB body measured about 7% of the CPU
+ * of batched ingest).
+ */
 export function textNestsDeeperThan(text: string, max: number): boolean {
   // A text of at most max characters cannot open more than max levels.
   if (text.length <= max) return false;
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
+    if (c === 0x22) {
+      // The closing quote is the next one preceded by an even number of backslashes.
+      let j = i;
+      for (;;) {
+        j = text.indexOf('"', j + 1);
+        if (j === -1) return false; // an unterminated string: not JSON, and nothing nests after it
+        let b = j - 1;
+        while (text.charCodeAt(b) === 0x5c) b--;
+        if ((j - 1 - b) % 2 === 0) break;
+      }
+      i = j;
+    } else if (c === 0x5b || c === 0x7b) {
       if (++depth > max) return true;
     } else if (c === 0x5d || c === 0x7d) depth--;
   }

@@ -13,14 +13,23 @@ export const MAX_TIMESTAMP_MICROS = 253402300799999999n;
 const MIN_DAYS = -719162;
 const MAX_DAYS = 2932896;
 
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Milliseconds since the epoch of a UTC date and time of the proleptic Gregorian calendar, or
+ * null when a part is out of range or the day is not in its month (2023-02-30). Arithmetic
+ * (days from the civil date), not a Date object: it runs for every TIMESTAMP of every message.
+ */
 function utcMillis(year: number, month: number, day: number, h = 0, m = 0, s = 0): number | null {
-  if (month < 1 || month > 12 || day < 1 || day > 31 || h > 23 || m > 59 || s > 59) return null;
-  const d = new Date(0);
-  d.setUTCFullYear(year, month - 1, day);
-  d.setUTCHours(h, m, s, 0);
-  // Reject dates that JavaScript silently rolls over (2023-02-30 -> 2023-03-02).
-  if (d.getUTCFullYear() !== year || d.getUTCMonth() !== month - 1 || d.getUTCDate() !== day) return null;
-  return d.getTime();
+  if (month < 1 || month > 12 || day < 1 || h > 23 || m > 59 || s > 59) return null;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : MONTH_DAYS[month - 1]!)) return null;
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const days = era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
+  return days * 86_400_000 + ((h * 60 + m) * 60 + s) * 1000;
 }
 
 /** Parses an RFC 3339 timestamp with a zone (`Z` or `±hh:mm`) into epoch microseconds, or null. */

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/core/config.js';
-import { normalizeDecimal } from '../../src/core/decimal.js';
+import { decimalToScaled, decimalToScaledText, normalizeDecimal } from '../../src/core/decimal.js';
 import { isTributaryError } from '../../src/core/errors.js';
-import { parseJson } from '../../src/core/json.js';
+import { parseJson, textNestsDeeperThan } from '../../src/core/json.js';
 import { parseStreamDefinition, type StreamDef } from '../../src/core/schema.js';
 import { formatTimestamp, parseTimestamp } from '../../src/core/time.js';
 import { compileValidator, Violation } from '../../src/core/validate.js';
@@ -142,6 +142,11 @@ describe('the validator', () => {
       assert.equal(formatTimestamp(parseTimestamp(t)!), t);
     }
     assert.equal(parseTimestamp('10000-01-01T00:00:00Z'), null);
+    // Days from the civil date, checked against Date across leap rules and the range's ends.
+    for (const [t, ok] of [['2024-02-29T00:00:00Z', true], ['2023-02-29T00:00:00Z', false], ['1900-02-29T00:00:00Z', false], ['2000-02-29T23:59:59Z', true], ['2026-04-31T00:00:00Z', false], ['0001-01-01T00:00:00Z', true], ['9999-12-31T23:59:59.999999Z', true], ['0000-12-31T23:59:59Z', false]] as const) {
+      assert.equal(parseTimestamp(t) === null, !ok, t);
+      if (ok) assert.equal(parseTimestamp(t), BigInt(Date.parse(t.replace(/\.\d+/, ''))) * 1000n + (t.includes('.') ? 999999n : 0n), t);
+    }
   });
 });
 
@@ -205,4 +210,27 @@ describe('DuckDB file layout', () => {
       await cleanup();
     }
   });
+
+describe('textNestsDeeperThan', () => {
+  it('counts brackets outside strings only, across escaped quotes and backslashes', () => {
+    const deep = '['.repeat(30) + ']'.repeat(30);
+    assert.equal(textNestsDeeperThan(deep, 20), true);
+    assert.equal(textNestsDeeperThan(`"${'['.repeat(30)}"`, 20), false, 'brackets inside a string');
+    assert.equal(textNestsDeeperThan(`["a\\\\"${'['.repeat(30)}`, 20), true, 'an escaped backslash ends before the closing quote');
+    assert.equal(textNestsDeeperThan(`["a\\\"${'['.repeat(30)}"]`, 20), false, 'an escaped quote does not close the string');
+    assert.equal(textNestsDeeperThan(`["${'x'.repeat(40)}`, 20), false, 'an unterminated string');
+    assert.equal(textNestsDeeperThan(`{"k":"v\\\\"}${deep}`, 20), true);
+  });
+});
+
+describe('decimalToScaledText', () => {
+  it('is decimalToScaled as text, without BigInt', () => {
+    const texts = ['0', '-0.5', '1234.567', '0.000000001', '-1.123456789', '99999999999999999999999999999.999999999', '-99999999999999999999999999999.999999999', '7', '-7', '10.1', '0.1', '100'];
+    for (let i = 0; i < 2000; i++) texts.push(`${i % 2 ? '-' : ''}${(i * 7919) % 100000}.${String((i * 104729) % 1_000_000_000).padStart(1 + (i % 9), '0')}`);
+    for (const t of texts) {
+      const canonical = normalizeDecimal(t)!;
+      assert.equal(decimalToScaledText(canonical), decimalToScaled(canonical).toString(), t);
+    }
+  });
+});
 });

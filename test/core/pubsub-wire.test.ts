@@ -94,6 +94,12 @@ describe('Pub/Sub wire format', () => {
     assert.equal(Buffer.from(decodeBase64('eyJhIjoxfQ')!).toString(), '{"a":1}');
     assert.equal(decodeBase64('')?.length, 0);
     for (const bad of ['eyJhIjoxfQ= =', 'eyJh\nIjoxfQ==', '-_-_', 'e', 'e30===', '{"a":1}']) assert.equal(decodeBase64(bad), undefined, bad);
+    // The alphabet check is a table, not the regular expression it replaced: the same language.
+    const RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
+    const chars = 'Az09+/=-_ \u00e9';
+    const texts = ['', '=', '==', 'QQ', 'QQ=', 'QQ==', 'QUI', 'QUI=', 'QUJD', 'QUJD=', 'Q===', '====', 'QUJDRA', 'QUJDRA=', 'QUJDRA=='];
+    for (let n = 0; n < 3000; n++) texts.push(Array.from({ length: n % 9 }, (_, i) => chars[(n * 7 + i * 13) % chars.length]).join(''));
+    for (const t of texts) assert.equal(decodeBase64(t) !== undefined, RE.test(t), JSON.stringify(t));
     assert.deepEqual(decodeData(undefined), { data: new Uint8Array() });
     assert.deepEqual(decodeData('***'), { data: Buffer.from('***'), undecodable: INVALID_BASE64_DETAIL });
   });
