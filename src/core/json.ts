@@ -51,6 +51,11 @@ export function textNestsDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
+/** True when a JSON text may hold a number that JSON.parse would change (see {@link parseJson}). */
+export function mayHoldInexactNumbers(text: string): boolean {
+  return RISKY_NUMBER.test(text);
+}
+
 /** Thrown by {@link parseJson} for a text nested deeper than {@link MAX_PARSE_DEPTH}, unparsed. */
 export class JsonTooDeepError extends SyntaxError {}
 

@@ -82,6 +82,20 @@ forEachEngine('publish → query round trip', (engine) => {
     assert.equal(row.energy_kwh, '0.000000001');
   });
 
+  it('keeps integers beyond 2^53 exact in a plain JSON publish body (parsed losslessly; the Pub/Sub shape is not)', async () => {
+    const res = await fetch(`${server.url}/v1/streams/sensor_readings/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '[{"device_id":"big-plain","seq":9007199254740993,"energy_kwh":12345678901234567.123456789,"measured_at":"2026-11-24T00:00:00Z"}]',
+    });
+    const body = (await res.json()) as { messageIds: string[]; counts: { stored: number } };
+    assert.equal(res.status, 200);
+    assert.equal(body.counts.stored, 1);
+    const row = (await getJson(`${server.url}/v1/streams/sensor_readings/rows/${body.messageIds[0]}`)).body;
+    assert.equal(row.seq, '9007199254740993');
+    assert.equal(row.energy_kwh, '12345678901234567.123456789');
+  });
+
   it('accepts plain JSON objects and NDJSON as a convenience', async () => {
     const plain = await postJson(`${server.url}/v1/streams/sensor_readings/messages`, [
       { device_id: 'plain', seq: 1, measured_at: '2026-11-24T00:00:00Z' },
