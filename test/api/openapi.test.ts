@@ -105,7 +105,8 @@ forEachEngine('OpenAPI', (engine) => {
     assert.match(text, /^tributary_http_requests_total\{method="GET",route="\/v1\/streams\/:stream",status="200"\} \d+$/m);
     assert.match(text, /^tributary_ingest_messages_total\{stream="sensor_readings",outcome="stored"\} [1-9]/m);
     assert.match(text, /^tributary_ingest_dead_letters_total\{stream="sensor_readings",reason="INVALID_JSON"\} [1-9]/m);
-    assert.match(text, /^tributary_http_request_duration_seconds_bucket\{.*le="\+Inf"\} \d+$/m);
+    // Label order is not meaningful in the exposition format (prom-client writes le first).
+    assert.match(text, /^tributary_http_request_duration_seconds_bucket\{(.*,)?le="\+Inf"(,.*)?\} \d+$/m);
     assert.match(text, /^tributary_ingest_freshness_seconds_count\{stream="sensor_readings"\} [1-9]/m);
     if (engine !== 'duckdb') {
       assert.doesNotMatch(text, /tributary_rollup_|tributary_duckdb_/, 'DuckDB internals only on DuckDB');

@@ -78,5 +78,5 @@ export const docsRoutes: FastifyPluginAsync = async (app) => {
   app.get('/metrics', {
     config: { scope: 'admin' },
     schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['service'], response: { 200: { description: 'Prometheus text format 0.0.4.', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errorResponses } },
-  }, async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(app.metrics.render()));
+  }, async (_req, reply) => reply.type(app.metrics.contentType).send(await app.metrics.render()));
 };
