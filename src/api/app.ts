@@ -57,12 +57,9 @@ declare module 'fastify' {
   interface FastifyInstance {
     deps: AppDeps;
   }
+  // summary, tags, hide... are declared by @fastify/swagger.
   interface FastifySchema {
-    /** OpenAPI summary of the route. */
-    summary?: string;
-    /** OpenAPI tags. */
-    tags?: string[];
-    /** OpenAPI requestBody content for bodies parsed by hand (not validated by Fastify). */
+    /** OpenAPI requestBody content for bodies parsed by hand (not validated by Fastify; src/api/openapi.ts). */
     'x-body'?: Record<string, unknown>;
   }
   interface FastifyContextConfig {
@@ -141,7 +138,6 @@ const app: FastifyPluginAsync<TributaryAppOptions> = async (instance, { deps }) 
 
   instance.addSchema(rowSchema);
   instance.addSchema(deadLetterSchema);
-  for (const s of [errorBodySchema, rowSchema, deadLetterSchema]) instance.openapi.addComponent(s as never);
   await instance.register(compress, { global: true, encodings: ['br', 'gzip'], threshold: 1024, customTypes: /^(?:application\/(?:json|x-ndjson)|text\/)/ });
   await instance.register(healthRoutes);
   await instance.register(docsRoutes);

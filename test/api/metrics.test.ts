@@ -7,17 +7,52 @@ import { describe, it } from 'node:test';
 import { Metrics } from '../../src/api/metrics.js';
 
 describe('Metrics', () => {
-  it('counts failed warehouse writes by stream and by what followed', () => {
+  it('counts failed warehouse writes by stream and by what followed', async () => {
     const m = new Metrics();
     const err = new Error('IO Error: No space left on device');
     m.onWriteError('sensor_readings', err, true);
     m.onWriteError('sensor_readings', err, true);
     m.onWriteError('sensor_readings', err, false);
     m.onWriteError('other', err, true);
-    const text = m.render();
+    const text = await m.render();
     assert.match(text, /^# TYPE tributary_ingest_write_failures_total counter$/m);
     assert.match(text, /^tributary_ingest_write_failures_total\{stream="sensor_readings",outcome="retried"\} 2$/m);
     assert.match(text, /^tributary_ingest_write_failures_total\{stream="sensor_readings",outcome="gave_up"\} 1$/m);
     assert.match(text, /^tributary_ingest_write_failures_total\{stream="other",outcome="retried"\} 1$/m);
+  });
+
+  it('renders the adapters\' families as they are at each scrape, label sets included', async () => {
+    const m = new Metrics();
+    let streams: string[] = [];
+    let lag = 1.5;
+    m.collect(() => [
+      { name: 'tributary_rollup_lag_seconds', type: 'gauge', help: 'Lag.', samples: streams.map((s) => [{ stream: s }, lag] as const) },
+      { name: 'tributary_aggregate_queries_total', type: 'counter', help: 'Aggregates.', samples: [[{ path: 'rollup' }, 3], [{ path: 'scan' }, 0]] },
+      { name: 'tributary_duckdb_index_bytes', type: 'gauge', help: 'Index.', samples: [[{}, 42]] },
+    ]);
+    let text = await m.render();
+    assert.doesNotMatch(text, /^tributary_rollup_lag_seconds/m, 'no sample, no series');
+    assert.match(text, /^# TYPE tributary_aggregate_queries_total counter$/m);
+    assert.match(text, /^tributary_aggregate_queries_total\{path="scan"\} 0$/m);
+    assert.match(text, /^tributary_duckdb_index_bytes 42$/m);
+    streams = ['a', 'b'];
+    text = await m.render();
+    assert.match(text, /^# HELP tributary_rollup_lag_seconds Lag\.$/m);
+    assert.match(text, /^tributary_rollup_lag_seconds\{stream="b"\} 1\.5$/m);
+    streams = ['b'];
+    lag = 0;
+    text = await m.render();
+    assert.doesNotMatch(text, /^tributary_rollup_lag_seconds\{stream="a"\}/m, 'a series the adapter no longer reports is gone');
+    assert.match(text, /^tributary_rollup_lag_seconds\{stream="b"\} 0$/m);
+    assert.match(text, /^tributary_aggregate_queries_total\{path="rollup"\} 3$/m, 'a counter shows the adapter\'s total, not a sum of scrapes');
+  });
+
+  it('keeps each app\'s counts apart', async () => {
+    const a = new Metrics();
+    const b = new Metrics();
+    a.request('GET', '/healthz', 200, 0.002);
+    assert.match(await a.render(), /^tributary_http_requests_total\{method="GET",route="\/healthz",status="200"\} 1$/m);
+    assert.match(await a.render(), /^tributary_http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/healthz",status="200"\} 1$/m);
+    assert.doesNotMatch(await b.render(), /healthz/);
   });
 });

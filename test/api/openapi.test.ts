@@ -41,6 +41,28 @@ forEachEngine('OpenAPI', (engine) => {
     }
   });
 
+  it('carries the route conventions: request types, formats, scopes, rate limits, operation ids', () => {
+    type Op = { operationId: string; description: string; security?: unknown; parameters?: { in: string; name: string }[]; requestBody?: { content: Record<string, { schema: { type?: string } }> }; responses: Record<string, { description: string; content?: Record<string, unknown> }> };
+    const op = (path: string, method: string) => doc.paths[path]![method] as unknown as Op;
+    const publishOp = op('/v1/streams/{stream}/messages', 'post');
+    assert.deepEqual(Object.keys(publishOp.requestBody!.content), ['application/json', 'application/x-ndjson'], 'x-body: one schema per request type');
+    assert.equal(publishOp.requestBody!.content['application/x-ndjson']!.schema.type, 'string');
+    assert.equal(publishOp.operationId, 'postV1StreamsStreamMessages');
+    assert.match(publishOp.description, /Needs `write:<stream>`/);
+    assert.deepEqual(publishOp.security, [{ apiKey: [] }, {}]);
+    for (const code of ['401', '403', '429', '4XX', '5XX']) assert.ok(publishOp.responses[code], `publish documents ${code}`);
+    const rows = op('/v1/streams/{stream}/rows', 'get');
+    assert.deepEqual(Object.keys(rows.responses['200']!.content!), ['application/json', 'application/x-ndjson', 'text/csv'], 'formats: JSON, NDJSON, CSV');
+    assert.equal(rows.responses['200']!.description, 'OK');
+    assert.equal(rows.parameters![0]!.in, 'path', 'path parameters first');
+    const health = op('/healthz', 'get');
+    assert.equal(health.security, undefined, 'a public route needs no key');
+    assert.equal(health.responses['401'], undefined);
+    assert.ok(health.responses['429']);
+    assert.equal(op('/v1/streams/{stream}/schema', 'get').responses['200']!.content, undefined, 'no body schema, no content');
+    assert.equal(op('/v1/streams/sensor_readings/rows', 'get').operationId, 'getV1StreamsStreamRows_sensor_readings');
+  });
+
   const pointer = (path: string, method: string, status: string) =>
     `openapi.json#/paths/${path.replaceAll('~', '~0').replaceAll('/', '~1')}/${method}/responses/${status}/content/application~1json/schema`;
 
@@ -105,7 +127,8 @@ forEachEngine('OpenAPI', (engine) => {
     assert.match(text, /^tributary_http_requests_total\{method="GET",route="\/v1\/streams\/:stream",status="200"\} \d+$/m);
     assert.match(text, /^tributary_ingest_messages_total\{stream="sensor_readings",outcome="stored"\} [1-9]/m);
     assert.match(text, /^tributary_ingest_dead_letters_total\{stream="sensor_readings",reason="INVALID_JSON"\} [1-9]/m);
-    assert.match(text, /^tributary_http_request_duration_seconds_bucket\{.*le="\+Inf"\} \d+$/m);
+    // Label order is not meaningful in the exposition format (prom-client writes le first).
+    assert.match(text, /^tributary_http_request_duration_seconds_bucket\{(.*,)?le="\+Inf"(,.*)?\} \d+$/m);
     assert.match(text, /^tributary_ingest_freshness_seconds_count\{stream="sensor_readings"\} [1-9]/m);
     if (engine !== 'duckdb') {
       assert.doesNotMatch(text, /tributary_rollup_|tributary_duckdb_/, 'DuckDB internals only on DuckDB');

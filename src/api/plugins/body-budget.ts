@@ -23,7 +23,7 @@ export const BODY_WAIT_MS = 30_000;
 const bodyBudget: FastifyPluginAsync<BodyBudgetOptions> = async (app, opts) => {
   const { bodyLimit } = opts;
   const budget = new BodyBudget(opts.capacity, BODY_WAIT_MS);
-  app.metrics.admission = budget;
+  app.metrics.watchAdmission(budget);
   app.addHook('onRequest', (req, reply, done) => {
     const headers = req.raw.headers;
     const length = headers['content-length'];

@@ -57,17 +57,9 @@ const JS = `(async function () {
 
 /** The OpenAPI document, the docs page (assets served here: no external requests) and /metrics. */
 export const docsRoutes: FastifyPluginAsync = async (app) => {
-  let doc: unknown;
   app.get('/openapi.json', {
     schema: { summary: 'This API\'s OpenAPI 3.1 description', tags: ['service'], response: { 200: { description: 'OpenAPI 3.1 document.', type: 'object' } } },
-  }, async () => {
-    doc ??= app.openapi.document({
-      title: 'Tributary',
-      version: '1',
-      description: 'Read and publish the messages of Tributary streams. Errors share one shape (components/schemas/Error); see docs/http-api.md.',
-    }, app.deps.registry.all());
-    return doc;
-  });
+  }, async () => app.swagger());
   const text = (type: string) => ({ 200: { description: 'The page or asset.', content: { [type]: { schema: { type: 'string' } } } } });
   app.get('/docs', { schema: { summary: 'Interactive API documentation (HTML)', tags: ['service'], response: text('text/html') } }, async (_req, reply) =>
     reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'").send(PAGE));
@@ -78,5 +70,5 @@ export const docsRoutes: FastifyPluginAsync = async (app) => {
   app.get('/metrics', {
     config: { scope: 'admin' },
     schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['service'], response: { 200: { description: 'Prometheus text format 0.0.4.', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errorResponses } },
-  }, async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(app.metrics.render()));
+  }, async (_req, reply) => reply.type(app.metrics.contentType).send(await app.metrics.render()));
 };
