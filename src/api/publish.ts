@@ -12,7 +12,7 @@
  * is not a request error: it is dead-lettered with its reason, and its batch-mates are stored.
  */
 import { TributaryError } from '../core/errors.js';
-import { MAX_JSON_DEPTH, MAX_PARSE_DEPTH, mayHoldInexactNumbers, nestsDeeperThan, parseJson, stringifyJson, textNestsDeeperThan } from '../core/json.js';
+import { MAX_JSON_DEPTH, mayHoldInexactNumbers, nestsDeeperThan, parseJson, parseJsonNative, stringifyJson } from '../core/json.js';
 import type { PublishMessage } from '../core/ports.js';
 import { decodeData, MAX_MESSAGE_ID_LENGTH, PUBLISH_MESSAGE_FIELDS, PUBSUB_LIMITS } from '../core/pubsub-wire.js';
 
@@ -90,7 +90,7 @@ export function parseJsonPublishBody(text: string, limits: PublishLimits): Publi
     // Pub/Sub's shape holds no number a message needs (data is base64 text): parsed natively,
     // without parseJson's scan for numbers beyond a double's precision (a 370 KB body of 1,000
     // messages is mostly base64, scanned for nothing). The plain shapes are parsed losslessly.
-    body = textNestsDeeperThan(text, MAX_PARSE_DEPTH) ? parseJson(text) : JSON.parse(text);
+    body = parseJsonNative(text);
   } catch (err) {
     throw invalid(`the body is not JSON: ${(err as Error).message}`);
   }

@@ -60,12 +60,20 @@ export function mayHoldInexactNumbers(text: string): boolean {
 export class JsonTooDeepError extends SyntaxError {}
 
 /**
+ * {@link parseJson} without its lossless pass: numbers become doubles. For texts whose numbers
+ * do not matter (a Pub/Sub publish body: its data is base64 text). Same errors as parseJson.
+ */
+export function parseJsonNative(text: string): unknown {
+  if (textNestsDeeperThan(text, MAX_PARSE_DEPTH)) throw new JsonTooDeepError(`nested deeper than ${MAX_PARSE_DEPTH} levels; refused before parsing`);
+  return JSON.parse(text) as unknown;
+}
+
+/**
  * Parses JSON text; throws SyntaxError (with the native message) when it is not JSON, and
  * {@link JsonTooDeepError} when it nests deeper than {@link MAX_PARSE_DEPTH}.
  */
 export function parseJson(text: string): unknown {
-  if (textNestsDeeperThan(text, MAX_PARSE_DEPTH)) throw new JsonTooDeepError(`nested deeper than ${MAX_PARSE_DEPTH} levels; refused before parsing`);
-  const value: unknown = JSON.parse(text);
+  const value = parseJsonNative(text);
   if (!RISKY_NUMBER.test(text)) return value;
   try {
     return losslessParse(text);

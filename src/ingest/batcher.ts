@@ -147,8 +147,8 @@ export class MicroBatcher<T, R> {
       this.afterFlush(count);
     });
     this.running.add(flush);
-    // Another full batch may already be waiting (a burst of large submissions).
-    if (this.pendingItems >= this.limits.maxItems || this.pendingBytes >= maxBytes) this.schedule();
+    // Another full batch may already be waiting (a burst of large submissions): it starts beside.
+    this.schedule();
   }
 
   private afterFlush(flushed: number): void {
