@@ -48,6 +48,8 @@ export interface Config {
   readonly duckdbMemoryLimit: string | undefined;
   /** DuckDB threads, or undefined for one per core. */
   readonly duckdbThreads: number | undefined;
+  /** How long a DuckDB write waits for the reads in progress before it starts (ms; 0: not at all). */
+  readonly duckdbReadPriorityMs: number;
   readonly logLevel: LogLevel;
   /** `embedded` (DuckDB + in-process topic) or `gcp` (BigQuery + Pub/Sub). */
   readonly mode: Mode;
@@ -188,6 +190,7 @@ export const SETTINGS = [
   { key: 'maxPageSize', flag: '--max-page-size', env: ['TRIBUTARY_MAX_PAGE_SIZE'], default: 1000, doc: 'Largest limit a request may ask for.', parse: int(1, 100_000) },
   { key: 'duckdbMemoryLimit', flag: '--duckdb-memory-limit', env: ['TRIBUTARY_DUCKDB_MEMORY_LIMIT'], default: '256MB', doc: 'DuckDB memory_limit (its buffer pool and query memory; larger queries spill to the data dir). The message_id indexes that refuse duplicates must stay in memory: beyond half of this limit they raise it by their size (logged; tributary_duckdb_memory_limit_bytes in /metrics). DuckDB\'s own default, 80% of RAM, let the process grow with the data it had written (docs/reliability.md); raise it for large aggregates.', parse: optional(text) },
   { key: 'duckdbThreads', flag: '--duckdb-threads', env: ['TRIBUTARY_DUCKDB_THREADS'], default: undefined, doc: 'DuckDB worker threads (default: one per core).', parse: optional(int(1, 256)) },
+  { key: 'duckdbReadPriorityMs', flag: '--duckdb-read-priority-ms', env: ['TRIBUTARY_DUCKDB_READ_PRIORITY_MS'], default: 20, doc: 'Reads first: a write that would start while reads are running waits for them, at most this long, in milliseconds; 0 starts writes at once. Messages keep batching meanwhile, so ingest keeps its rate and a publish answer comes at most this much later; reads during ingest slow down less (docs/performance.md).', parse: int(0, 1000) },
   {
     key: 'logLevel', flag: '--log-level', env: ['TRIBUTARY_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', doc: `Log level: ${LOG_LEVELS.join(', ')}.`,
     parse: (raw: string): Parsed<LogLevel> => (LOG_LEVELS as readonly string[]).includes(raw) ? { ok: true, value: raw as LogLevel } : { ok: false, problem: `expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"` },

@@ -32,6 +32,7 @@ export const WAREHOUSE_ENGINES: readonly WarehouseEngine[] = [
         path: databasePath(config),
         memoryLimit: config.duckdbMemoryLimit,
         threads: config.duckdbThreads,
+        readPriorityMs: config.duckdbReadPriorityMs,
         queryTimeoutMs: config.queryTimeoutMs,
         ...(observer ? { observer } : {}),
       });

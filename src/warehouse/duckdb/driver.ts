@@ -18,7 +18,7 @@ import { ensureTables, type StreamTables } from './introspect.js';
 import { IndexMemoryBudget, isOutOfMemory, type MemoryStatus, parseByteSize } from './memory.js';
 import { logMemoryRaised } from './observe.js';
 import { ConnectionPool, Mutex } from './pool.js';
-import { DEFAULT_CHECKPOINT_THRESHOLD, DEFAULT_ROW_GROUP_SIZE, type DocumentColumn, type DuckDBOptions, MAX_VALUE_BYTES, oversizedValue, resultReader, type ResultReader, rowDocument } from './types.js';
+import { DEFAULT_CHECKPOINT_THRESHOLD, DEFAULT_READ_PRIORITY_MS, DEFAULT_ROW_GROUP_SIZE, type DocumentColumn, type DuckDBOptions, MAX_VALUE_BYTES, oversizedValue, resultReader, type ResultReader, rowDocument } from './types.js';
 
 export type { DuckDBOptions } from './types.js';
 
@@ -176,6 +176,10 @@ export class DuckDBDriver {
     const doc = stamped.rows.length > 0 ? rowDocument(s.def.fields, s.document, stamped.rows) : '';
     return this.writeLock.run(async () => {
       if (this.isClosed) throw new WarehouseError('the warehouse is closed', true);
+      // Reads first: a write that starts while reads run takes CPU from them (DuckDB's threads and
+      // the 2 cores are shared), so it waits for them, for a bounded time. Batches keep forming
+      // meanwhile, so ingest loses no throughput; its answer comes up to that much later.
+      await this.readers.settled(this.options.readPriorityMs ?? DEFAULT_READ_PRIORITY_MS);
       // A clock that stepped back must not stamp rows below a rollup's watermark (they would be
       // left out of it); under a steady clock this changes nothing.
       const floor = hooks.floor();

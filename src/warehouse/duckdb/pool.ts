@@ -14,20 +14,57 @@ export class ConnectionPool {
 
   private readonly idle: DuckDBConnection[];
   private readonly waiting: ((c: DuckDBConnection) => void)[] = [];
+  /** Uses in progress or waiting for a connection. */
+  private busy = 0;
+  /** Called when `busy` drops to 0 (see {@link settled}). */
+  private settledWaiters: (() => void)[] = [];
 
   constructor(connections: DuckDBConnection[]) {
     this.idle = connections;
   }
 
+  /** Uses in progress or waiting for a connection. */
+  get inUse(): number {
+    return this.busy;
+  }
+
+  /**
+   * Resolves once no use is in progress or waiting, or after `maxMs`, whichever comes first (at
+   * once when none is).
+   */
+  settled(maxMs: number): Promise<void> {
+    if (this.busy === 0 || maxMs <= 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        const i = this.settledWaiters.indexOf(done);
+        if (i >= 0) this.settledWaiters.splice(i, 1);
+        resolve();
+      };
+      const timer = setTimeout(done, maxMs);
+      this.settledWaiters.push(done);
+    });
+  }
+
   async use<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
-    const c = this.idle.pop() ?? (await new Promise<DuckDBConnection>((r) => this.waiting.push(r)));
+    this.busy++;
     try {
-      return await fn(c);
+      const c = this.idle.pop() ?? (await new Promise<DuckDBConnection>((r) => this.waiting.push(r)));
+      try {
+        return await fn(c);
+      } finally {
+        this.release(c);
+      }
     } finally {
-      const next = this.waiting.shift();
-      if (next) next(c);
-      else this.idle.push(c);
+      this.busy--;
+      if (this.busy === 0) for (const done of [...this.settledWaiters]) done();
     }
+  }
+
+  private release(c: DuckDBConnection): void {
+    const next = this.waiting.shift();
+    if (next) next(c);
+    else this.idle.push(c);
   }
 
   /**

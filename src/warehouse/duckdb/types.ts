@@ -39,6 +39,12 @@ import type { WarehouseObserver } from '../../core/ports.js';
  * ranges also prune finer (docs/performance.md).
  */
 export const DEFAULT_ROW_GROUP_SIZE = 16_384;
+/**
+ * Default of {@link DuckDBOptions.readPriorityMs}. A read that shares the 2 cores with a write
+ * took about twice as long; letting writes wait for the reads in progress (a read of the rows API
+ * takes 4 to 7 ms at 100k rows) kept reads during ingest closer to reads alone (docs/performance.md).
+ */
+export const DEFAULT_READ_PRIORITY_MS = 20;
 /** WAL size that triggers a checkpoint (DuckDB's default is 16 MB): shorter, more frequent pauses. */
 export const DEFAULT_CHECKPOINT_THRESHOLD = '8MB';
 
@@ -57,6 +63,11 @@ export interface DuckDBOptions {
   readonly readConnections?: number;
   /** Reads running longer are interrupted with QUERY_TIMEOUT; 0 or undefined for no limit. */
   readonly queryTimeoutMs?: number;
+  /**
+   * How long a write may wait, before it starts, for the reads in progress (milliseconds; default
+   * {@link DEFAULT_READ_PRIORITY_MS}; 0 starts writes at once). See `write` in `driver.ts`.
+   */
+  readonly readPriorityMs?: number;
   /**
    * Keep minute rollups that answer unfiltered aggregates without scanning the table (see
    * `rollup.ts`); default true. Turning them off drops them; turning them on again rebuilds them.
