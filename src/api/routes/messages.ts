@@ -51,6 +51,10 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
 
   app.post<{ Params: { stream: string }; Body: Buffer }>('/streams/:stream/messages', {
     config: { scope: 'write' },
+    // The answer is never compressed: it is read by publishers (a Pub/Sub push ignores it), and
+    // compressing the answer to 1,000 messages (about 60 KB of ids) cost about 15% of batched
+    // ingest throughput on 2 cores (docs/performance.md).
+    compress: false,
     schema: {
       summary: 'Publish messages to the stream',
       tags: ['messages'],
