@@ -12,7 +12,7 @@
  * - The file settings: those the warehouse opens its file with, from its exported defaults: the
  *   file ATTACHed with `ROW_GROUP_SIZE` {@link DEFAULT_ROW_GROUP_SIZE}, `checkpoint_threshold`
  *   {@link DEFAULT_CHECKPOINT_THRESHOLD}, and the `memory_limit` the server runs with by default
- *   (256MB, `--duckdb-memory-limit`).
+ *   ({@link DEFAULT_DUCKDB_MEMORY_LIMIT}, `--duckdb-memory-limit`).
  * - `read_json` gets the table's column types (`columns = {...}`, built with the adapter's
  *   exported `columnSql`), so it converts as the table needs and infers nothing; the envelope is
  *   computed in SQL: a numeric message_id (the embedded topic's IDs are publish times in
@@ -29,14 +29,15 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { DEFAULT_DUCKDB_MEMORY_LIMIT } from '../src/core/config.js';
 import { loadStreams } from '../src/core/schema.js';
 import { sqlString } from '../src/warehouse/duckdb/dialect.js';
 import { DuckDBWarehouse } from '../src/warehouse/duckdb/index.js';
 import { columnSql, DEFAULT_CHECKPOINT_THRESHOLD, DEFAULT_ROW_GROUP_SIZE, ident } from '../src/warehouse/duckdb/types.js';
 import { demoMessage, fmt, ROOT, tempDir } from './lib.js';
 
-/** The server's default `--duckdb-memory-limit` (src/core/config.ts). */
-const SERVER_MEMORY_LIMIT = '256MB';
+/** The server's default `--duckdb-memory-limit`. */
+const SERVER_MEMORY_LIMIT = DEFAULT_DUCKDB_MEMORY_LIMIT;
 /** Distinct messages the batched benchmark cycles over (8 bodies of 1,000). */
 export const BATCHED_DISTINCT = 8000;
 

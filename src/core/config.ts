@@ -4,6 +4,14 @@ import { TributaryError } from './errors.js';
 /** Requests per window when --rate-limit-requests is not given and the server is exposed. */
 export const DEFAULT_RATE_LIMIT = 1200;
 
+/**
+ * Default `--duckdb-memory-limit`. DuckDB keeps the blocks it has written cached up to its limit,
+ * so the limit bounds what sustained ingest adds to the process: 8M rows of batched ingest in
+ * 120 s peaked at 540 MiB RSS with 256MB and 478 MiB with 192MB, and reads and aggregates at 10M
+ * rows measured the same with both (docs/performance.md, "Memory").
+ */
+export const DEFAULT_DUCKDB_MEMORY_LIMIT = '192MB';
+
 /** Log levels, as pino names them. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -44,7 +52,7 @@ export interface Config {
   readonly defaultPageSize: number;
   /** Largest `limit` a client may ask for. */
   readonly maxPageSize: number;
-  /** DuckDB memory_limit (e.g. `1GB`; default `256MB`), or undefined for DuckDB's default. */
+  /** DuckDB memory_limit (e.g. `1GB`; default {@link DEFAULT_DUCKDB_MEMORY_LIMIT}), or undefined for DuckDB's default. */
   readonly duckdbMemoryLimit: string | undefined;
   /** DuckDB threads, or undefined for one per core. */
   readonly duckdbThreads: number | undefined;
@@ -188,7 +196,7 @@ export const SETTINGS = [
   { key: 'maxMessagesPerRequest', flag: '--max-messages-per-request', env: ['TRIBUTARY_MAX_MESSAGES_PER_REQUEST'], default: 1000, doc: 'Most messages in one publish request (Pub/Sub allows 1000).', parse: int(1, 100_000) },
   { key: 'defaultPageSize', flag: '--default-page-size', env: ['TRIBUTARY_DEFAULT_PAGE_SIZE'], default: 100, doc: 'Rows per page when a request gives no limit.', parse: int(1, 100_000) },
   { key: 'maxPageSize', flag: '--max-page-size', env: ['TRIBUTARY_MAX_PAGE_SIZE'], default: 1000, doc: 'Largest limit a request may ask for.', parse: int(1, 100_000) },
-  { key: 'duckdbMemoryLimit', flag: '--duckdb-memory-limit', env: ['TRIBUTARY_DUCKDB_MEMORY_LIMIT'], default: '256MB', doc: 'DuckDB memory_limit (its buffer pool and query memory; larger queries spill to the data dir). The message_id indexes that refuse duplicates must stay in memory: beyond half of this limit they raise it by their size (logged; tributary_duckdb_memory_limit_bytes in /metrics). DuckDB\'s own default, 80% of RAM, let the process grow with the data it had written (docs/reliability.md); raise it for large aggregates.', parse: optional(text) },
+  { key: 'duckdbMemoryLimit', flag: '--duckdb-memory-limit', env: ['TRIBUTARY_DUCKDB_MEMORY_LIMIT'], default: DEFAULT_DUCKDB_MEMORY_LIMIT, doc: 'DuckDB memory_limit (its buffer pool and query memory; larger queries spill to the data dir). DuckDB keeps the blocks it has written cached up to this limit, so it bounds what sustained ingest adds to the process: at the default, 8M rows in 120 s peaked under 512 MiB RSS. The message_id indexes that refuse duplicates must stay in memory: beyond half of this limit they raise it by their size (logged; tributary_duckdb_memory_limit_bytes in /metrics). DuckDB\'s own default, 80% of RAM, let the process grow with the data it had written (docs/reliability.md); raise it for large aggregates.', parse: optional(text) },
   { key: 'duckdbThreads', flag: '--duckdb-threads', env: ['TRIBUTARY_DUCKDB_THREADS'], default: undefined, doc: 'DuckDB worker threads (default: one per core).', parse: optional(int(1, 256)) },
   { key: 'duckdbReadPriorityMs', flag: '--duckdb-read-priority-ms', env: ['TRIBUTARY_DUCKDB_READ_PRIORITY_MS'], default: 20, doc: 'Reads first: a write that would start while reads are running waits for them, at most this long, in milliseconds; 0 starts writes at once. Messages keep batching meanwhile, so ingest keeps its rate and a publish answer comes at most this much later; reads during ingest slow down less (docs/performance.md).', parse: int(0, 1000) },
   {

@@ -141,10 +141,10 @@ forEachEngine('OpenAPI', (engine) => {
     assert.match(text, /^tributary_aggregate_queries_total\{path="rollup"\} \d+$/m);
     assert.match(text, /^# TYPE tributary_rollup_failing gauge$/m);
     // The message_id indexes and the memory limit they raise (test/warehouse/memory.test.ts):
-    // the default 256MB, not raised by the few rows of this test.
+    // the default 192MB, not raised by the few rows of this test.
     assert.match(text, /^tributary_duckdb_index_bytes \d+$/m);
-    assert.match(text, /^tributary_duckdb_memory_limit_bytes 256000000$/m);
-    assert.match(text, /^tributary_duckdb_memory_limit_configured_bytes 256000000$/m);
+    assert.match(text, /^tributary_duckdb_memory_limit_bytes 192000000$/m);
+    assert.match(text, /^tributary_duckdb_memory_limit_configured_bytes 192000000$/m);
   });
 
   itSentBoundedQueries(engine, () => server);
