@@ -178,7 +178,9 @@ export class DuckDBDriver {
       if (this.isClosed) throw new WarehouseError('the warehouse is closed', true);
       // Reads first: a write that starts while reads run takes CPU from them (DuckDB's threads and
       // the 2 cores are shared), so it waits for them, for a bounded time. Batches keep forming
-      // meanwhile, so ingest loses no throughput; its answer comes up to that much later.
+      // meanwhile, so while reads are short ingest loses no throughput and its answer comes up to
+      // that much later; under reads that never pause, at most one write starts per bound
+      // (docs/configuration.md, --duckdb-read-priority-ms).
       await this.readers.settled(this.options.readPriorityMs ?? DEFAULT_READ_PRIORITY_MS);
       // A clock that stepped back must not stamp rows below a rollup's watermark (they would be
       // left out of it); under a steady clock this changes nothing.
