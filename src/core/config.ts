@@ -12,6 +12,14 @@ export const DEFAULT_RATE_LIMIT = 1200;
  */
 export const DEFAULT_DUCKDB_MEMORY_LIMIT = '192MB';
 
+/**
+ * Default `--duckdb-read-priority-ms` (and of the DuckDB adapter's `readPriorityMs`). A read that
+ * shares the 2 cores with a write took about twice as long; letting writes wait for the reads in
+ * progress (a read of the rows API takes 4 to 7 ms at 100k rows) kept reads during ingest closer
+ * to reads alone (docs/performance.md).
+ */
+export const DEFAULT_DUCKDB_READ_PRIORITY_MS = 20;
+
 /** Log levels, as pino names them. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -198,7 +206,7 @@ export const SETTINGS = [
   { key: 'maxPageSize', flag: '--max-page-size', env: ['TRIBUTARY_MAX_PAGE_SIZE'], default: 1000, doc: 'Largest limit a request may ask for.', parse: int(1, 100_000) },
   { key: 'duckdbMemoryLimit', flag: '--duckdb-memory-limit', env: ['TRIBUTARY_DUCKDB_MEMORY_LIMIT'], default: DEFAULT_DUCKDB_MEMORY_LIMIT, doc: 'DuckDB memory_limit (its buffer pool and query memory; larger queries spill to the data dir). DuckDB keeps the blocks it has written cached up to this limit, so it bounds what sustained ingest adds to the process: at the default, 8M rows in 120 s peaked under 512 MiB RSS. The message_id indexes that refuse duplicates must stay in memory: beyond half of this limit they raise it by their size (logged; tributary_duckdb_memory_limit_bytes in /metrics). DuckDB\'s own default, 80% of RAM, let the process grow with the data it had written (docs/reliability.md); raise it for large aggregates.', parse: optional(text) },
   { key: 'duckdbThreads', flag: '--duckdb-threads', env: ['TRIBUTARY_DUCKDB_THREADS'], default: undefined, doc: 'DuckDB worker threads (default: one per core).', parse: optional(int(1, 256)) },
-  { key: 'duckdbReadPriorityMs', flag: '--duckdb-read-priority-ms', env: ['TRIBUTARY_DUCKDB_READ_PRIORITY_MS'], default: 20, doc: 'Reads first: a write that would start while reads are running waits for them, at most this long, in milliseconds; 0 starts writes at once. Messages keep batching meanwhile, so ingest keeps its rate and a publish answer comes at most this much later; reads during ingest slow down less (docs/performance.md).', parse: int(0, 1000) },
+  { key: 'duckdbReadPriorityMs', flag: '--duckdb-read-priority-ms', env: ['TRIBUTARY_DUCKDB_READ_PRIORITY_MS'], default: DEFAULT_DUCKDB_READ_PRIORITY_MS, doc: 'Reads first: a write that would start while reads are running waits for them, at most this long, in milliseconds; 0 starts writes at once. Messages keep batching meanwhile, so ingest keeps its rate and a publish answer comes at most this much later; reads during ingest slow down less (docs/performance.md).', parse: int(0, 1000) },
   {
     key: 'logLevel', flag: '--log-level', env: ['TRIBUTARY_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', doc: `Log level: ${LOG_LEVELS.join(', ')}.`,
     parse: (raw: string): Parsed<LogLevel> => (LOG_LEVELS as readonly string[]).includes(raw) ? { ok: true, value: raw as LogLevel } : { ok: false, problem: `expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"` },

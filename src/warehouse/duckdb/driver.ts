@@ -7,6 +7,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance, DuckDBListValue, type DuckDBPreparedStatement, DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
+import { DEFAULT_DUCKDB_READ_PRIORITY_MS } from '../../core/config.js';
 import { TributaryError } from '../../core/errors.js';
 import type { WriteBatch, WriteResult } from '../../core/ports.js';
 import { WarehouseError } from '../../core/ports.js';
@@ -18,7 +19,7 @@ import { ensureTables, type StreamTables } from './introspect.js';
 import { IndexMemoryBudget, isOutOfMemory, type MemoryStatus, parseByteSize } from './memory.js';
 import { logMemoryRaised } from './observe.js';
 import { ConnectionPool, Mutex } from './pool.js';
-import { DEFAULT_CHECKPOINT_THRESHOLD, DEFAULT_READ_PRIORITY_MS, DEFAULT_ROW_GROUP_SIZE, type DocumentColumn, type DuckDBOptions, MAX_VALUE_BYTES, oversizedValue, resultReader, type ResultReader, rowDocument } from './types.js';
+import { DEFAULT_CHECKPOINT_THRESHOLD, DEFAULT_ROW_GROUP_SIZE, type DocumentColumn, type DuckDBOptions, MAX_VALUE_BYTES, oversizedValue, resultReader, type ResultReader, rowDocument } from './types.js';
 
 export type { DuckDBOptions } from './types.js';
 
@@ -181,7 +182,7 @@ export class DuckDBDriver {
       // meanwhile, so while reads are short ingest loses no throughput and its answer comes up to
       // that much later; under reads that never pause, at most one write starts per bound
       // (docs/configuration.md, --duckdb-read-priority-ms).
-      await this.readers.settled(this.options.readPriorityMs ?? DEFAULT_READ_PRIORITY_MS);
+      await this.readers.settled(this.options.readPriorityMs ?? DEFAULT_DUCKDB_READ_PRIORITY_MS);
       // A clock that stepped back must not stamp rows below a rollup's watermark (they would be
       // left out of it); under a steady clock this changes nothing.
       const floor = hooks.floor();

@@ -39,12 +39,6 @@ import type { WarehouseObserver } from '../../core/ports.js';
  * ranges also prune finer (docs/performance.md).
  */
 export const DEFAULT_ROW_GROUP_SIZE = 16_384;
-/**
- * Default of {@link DuckDBOptions.readPriorityMs}. A read that shares the 2 cores with a write
- * took about twice as long; letting writes wait for the reads in progress (a read of the rows API
- * takes 4 to 7 ms at 100k rows) kept reads during ingest closer to reads alone (docs/performance.md).
- */
-export const DEFAULT_READ_PRIORITY_MS = 20;
 /** WAL size that triggers a checkpoint (DuckDB's default is 16 MB): shorter, more frequent pauses. */
 export const DEFAULT_CHECKPOINT_THRESHOLD = '8MB';
 
@@ -65,7 +59,7 @@ export interface DuckDBOptions {
   readonly queryTimeoutMs?: number;
   /**
    * How long a write may wait, before it starts, for the reads in progress (milliseconds; default
-   * {@link DEFAULT_READ_PRIORITY_MS}; 0 starts writes at once). See `write` in `driver.ts`.
+   * `DEFAULT_DUCKDB_READ_PRIORITY_MS` of `core/config.ts`, the server's default too; 0 starts writes at once). See `write` in `driver.ts`.
    */
   readonly readPriorityMs?: number;
   /**
