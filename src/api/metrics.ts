@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { MetricFamily, MetricsSink } from '../core/ports.js';
 import type { BatchReport } from '../ingest/ingest.js';
 import type { AdmissionOutcome } from './admission.js';
+import { FastHistogram, type HistogramSeries, SeriesCounter } from './series.js';
 
 const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -24,14 +25,21 @@ export class Metrics implements MetricsSink {
   /** The registry rendered on `/metrics`. */
   readonly registry = new Registry();
   // Registered in the order they are rendered.
-  readonly requests = new Counter({ name: 'tributary_http_requests_total', help: 'HTTP requests by method, route and status.', labelNames: ['method', 'route', 'status'] as const, registers: [this.registry] });
-  readonly latency = new Histogram({ name: 'tributary_http_request_duration_seconds', help: 'HTTP request latency by method, route and status.', labelNames: ['method', 'route', 'status'] as const, buckets: SECONDS, registers: [this.registry] });
+  // The request counter and latency, and freshness, are observed for every message: their series
+  // are found by label values through maps and observed without building a key (series.ts). The
+  // counter shows the count of each latency series.
+  private readonly requests = new SeriesCounter('tributary_http_requests_total', 'HTTP requests by method, route and status.', () => this.latency.seriesList, this.registry);
+  private readonly latency = new FastHistogram('tributary_http_request_duration_seconds', 'HTTP request latency by method, route and status.', SECONDS, this.registry);
   readonly ingested = new Counter({ name: 'tributary_ingest_messages_total', help: 'Messages ingested by stream and outcome (stored, duplicate, dead_lettered).', labelNames: ['stream', 'outcome'] as const, registers: [this.registry] });
   readonly deadLettered = new Counter({ name: 'tributary_ingest_dead_letters_total', help: 'Messages dead-lettered by stream and reason.', labelNames: ['stream', 'reason'] as const, registers: [this.registry] });
   readonly writeFailures = new Counter({ name: 'tributary_ingest_write_failures_total', help: 'Failed warehouse writes by stream and what followed: retried, or gave_up (the batch was not acknowledged; its publishers got 503 or Pub/Sub redelivers).', labelNames: ['stream', 'outcome'] as const, registers: [this.registry] });
   readonly batchSize = new Histogram({ name: 'tributary_ingest_batch_messages', help: 'Messages per committed micro-batch.', labelNames: ['stream'] as const, buckets: [1, 5, 10, 50, 100, 500, 1000, 5000], registers: [this.registry] });
   readonly writeLatency = new Histogram({ name: 'tributary_ingest_write_duration_seconds', help: 'Warehouse write latency per batch (with retries).', labelNames: ['stream'] as const, buckets: SECONDS, registers: [this.registry] });
-  readonly freshness = new Histogram({ name: 'tributary_ingest_freshness_seconds', help: 'publish_time to ingest_time lag of stored rows.', labelNames: ['stream'] as const, buckets: [...SECONDS, 60, 300], registers: [this.registry] });
+  private readonly freshness = new FastHistogram('tributary_ingest_freshness_seconds', 'publish_time to ingest_time lag of stored rows.', [...SECONDS, 60, 300], this.registry);
+  /** Request series by method, route and status code. */
+  private readonly requestSeries = new Map<string, Map<string, Map<number, HistogramSeries>>>();
+  /** Freshness series by stream. */
+  private readonly freshnessSeries = new Map<string, HistogramSeries>();
 
   /** The runtime's onWriteError hook. */
   readonly onWriteError = (stream: string, _err: unknown, willRetry: boolean): void => {
@@ -52,14 +60,20 @@ export class Metrics implements MetricsSink {
     const labels = { stream };
     this.batchSize.observe(labels, r.messages);
     this.writeLatency.observe(labels, r.writeMs / 1000);
-    for (const lag of r.lagsMs) this.freshness.observe(labels, lag / 1000);
+    let fresh = this.freshnessSeries.get(stream);
+    if (!fresh) this.freshnessSeries.set(stream, (fresh = this.freshness.series(labels)));
+    for (const lag of r.lagsMs) fresh.observe(lag / 1000);
   };
 
   /** Records one answered request. */
   request(method: string, route: string, status: number, seconds: number): void {
-    const labels = { method, route, status: String(status) };
-    this.requests.inc(labels);
-    this.latency.observe(labels, seconds);
+    let byRoute = this.requestSeries.get(method);
+    if (!byRoute) this.requestSeries.set(method, (byRoute = new Map()));
+    let byStatus = byRoute.get(route);
+    if (!byStatus) byRoute.set(route, (byStatus = new Map()));
+    let series = byStatus.get(status);
+    if (!series) byStatus.set(status, (series = this.latency.series({ method, route, status: String(status) })));
+    series.observe(seconds);
   }
 
   /** Shows the HTTP server's body budget (BodyBudget): its gauges are read at every scrape. */

@@ -47,6 +47,34 @@ describe('Metrics', () => {
     assert.match(text, /^tributary_aggregate_queries_total\{path="rollup"\} 3$/m, 'a counter shows the adapter\'s total, not a sum of scrapes');
   });
 
+  it('renders the per-message series (requests, latency, freshness) as prom-client renders a histogram', async () => {
+    const m = new Metrics();
+    m.request('POST', '/v1/streams/:stream/messages', 200, 0.00390625);
+    m.request('POST', '/v1/streams/:stream/messages', 200, 0.25);
+    m.request('POST', '/v1/streams/:stream/messages', 400, 0.001);
+    m.onBatch({ stream: 's', messages: 3, inserted: 3, duplicates: 0, deadLettered: {}, writeMs: 12, attempts: 1, lagsMs: [3, 40, 400_000] });
+    const text = await m.render();
+    const route = 'method="POST",route="/v1/streams/:stream/messages"';
+    assert.match(text, new RegExp(`^tributary_http_requests_total\\{${route},status="200"\\} 2$`, 'm'));
+    assert.match(text, new RegExp(`^tributary_http_requests_total\\{${route},status="400"\\} 1$`, 'm'));
+    assert.match(text, /^# TYPE tributary_http_request_duration_seconds histogram$/m);
+    // Buckets are cumulative, le first; +Inf, _sum and _count follow.
+    assert.match(text, new RegExp(`^tributary_http_request_duration_seconds_bucket\\{le="0.001",${route},status="200"\\} 0$`, 'm'));
+    assert.match(text, new RegExp(`^tributary_http_request_duration_seconds_bucket\\{le="0.005",${route},status="200"\\} 1$`, 'm'));
+    assert.match(text, new RegExp(`^tributary_http_request_duration_seconds_bucket\\{le="0.25",${route},status="200"\\} 2$`, 'm'));
+    assert.match(text, new RegExp(`^tributary_http_request_duration_seconds_bucket\\{le="\\+Inf",${route},status="200"\\} 2$`, 'm'));
+    assert.match(text, new RegExp(`^tributary_http_request_duration_seconds_sum\\{${route},status="200"\\} 0.25390625$`, 'm'));
+    assert.match(text, new RegExp(`^tributary_http_request_duration_seconds_count\\{${route},status="400"\\} 1$`, 'm'));
+    // Freshness: one per stored row; 400 s is beyond the last bucket (300 s), so only in +Inf.
+    assert.match(text, /^tributary_ingest_freshness_seconds_bucket\{le="0.005",stream="s"\} 1$/m);
+    assert.match(text, /^tributary_ingest_freshness_seconds_bucket\{le="0.05",stream="s"\} 2$/m);
+    assert.match(text, /^tributary_ingest_freshness_seconds_bucket\{le="300",stream="s"\} 2$/m);
+    assert.match(text, /^tributary_ingest_freshness_seconds_bucket\{le="\+Inf",stream="s"\} 3$/m);
+    assert.match(text, /^tributary_ingest_freshness_seconds_count\{stream="s"\} 3$/m);
+    // The families render in their order: requests, then latency.
+    assert.ok(text.indexOf('# TYPE tributary_http_requests_total counter') < text.indexOf('# TYPE tributary_http_request_duration_seconds histogram'));
+  });
+
   it('keeps each app\'s counts apart', async () => {
     const a = new Metrics();
     const b = new Metrics();
