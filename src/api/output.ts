@@ -12,6 +12,9 @@ import type { FieldDef } from '../core/schema.js';
 import { formatDate, formatTimestamp } from '../core/time.js';
 import type { StoredRecord, StoredValue } from '../core/validate.js';
 import type { OutputFormat } from './query.js';
+import type { ApiDeadLetter } from './wire.js';
+
+export type { ApiDeadLetter } from './wire.js';
 
 function jsonScalar(f: FieldDef, v: StoredValue): unknown {
   switch (f.type) {
@@ -47,23 +50,7 @@ export function apiRow(columns: readonly FieldDef[], row: ReadRow, only?: Readon
   return out;
 }
 
-/** A dead letter as the API returns it. */
-export interface ApiDeadLetter {
-  message_id: string;
-  publish_time: string;
-  dead_lettered_at: string;
-  reason: string;
-  detail: string | null;
-  field_path: string | null;
-  /** The payload as text when it is valid UTF-8, else null (see payload_base64). */
-  payload: string | null;
-  payload_base64: string;
-  payload_size: number;
-  attributes: Record<string, string>;
-  ordering_key: string | null;
-  replay_count: number;
-}
-
+/** A stored dead letter in the API's JSON form. */
 export function apiDeadLetter(d: StoredDeadLetter): ApiDeadLetter {
   let text: string | null;
   try {

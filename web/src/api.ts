@@ -120,20 +120,8 @@ export interface RowsPage {
   nextCursor: string | null;
 }
 
-export interface DeadLetter {
-  message_id: string;
-  publish_time: string;
-  dead_lettered_at: string;
-  reason: string;
-  detail: string | null;
-  field_path: string | null;
-  payload: string | null;
-  payload_base64: string;
-  payload_size: number;
-  attributes: Record<string, string>;
-  ordering_key: string | null;
-  replay_count: number;
-}
+/** The server's own type of a dead letter's JSON body. */
+export type { ApiDeadLetter as DeadLetter } from '../../src/api/wire.js';
 
 export interface Stats {
   rowCount: number;
