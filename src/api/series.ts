@@ -3,10 +3,10 @@
  *
  * prom-client's `observe(labels, value)` builds a key from the label values, a closure and a
  * labels/value pair on every call. `/metrics` records three observations per published message
- * (the request's count and latency, the row's freshness), so on one message per request at 1000
- * in flight that was several microseconds of the main thread per request (docs/performance.md).
- * Here a series is a {@link HistogramSeries} object found once per label set by the caller (a few
- * map lookups, nothing allocated) and observed with arithmetic only. The family is registered in
+ * (the request's count and latency, the row's freshness): about 1 µs of the main thread per
+ * message timed alone (0.78 µs a request, 0.26 µs a stored row; docs/architecture.md). Here a
+ * series is a {@link HistogramSeries} object found once per label set by the caller (a few map
+ * lookups, nothing allocated) and observed with arithmetic only (0.05 µs). The family is registered in
  * the same registry and renders to the same text (names, `le` first, cumulative buckets, `+Inf`,
  * `_sum`, `_count`) as a prom-client Histogram.
  */
@@ -29,7 +29,9 @@ export class HistogramSeries {
     this.counts = new Float64Array(bounds.length);
   }
 
+  /** Counts one observation; a value that is not a finite number is not one (prom-client throws on it). */
   observe(value: number): void {
+    if (!Number.isFinite(value)) return;
     this.count++;
     this.sum += value;
     const b = this.bounds;
