@@ -3,6 +3,7 @@
  * the DuckDB schema migration across restarts.
  */
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/core/config.js';
@@ -10,7 +11,7 @@ import { decimalToScaled, decimalToScaledText, normalizeDecimal } from '../../sr
 import { isTributaryError } from '../../src/core/errors.js';
 import { parseJson, textNestsDeeperThan } from '../../src/core/json.js';
 import { parseStreamDefinition, type StreamDef } from '../../src/core/schema.js';
-import { formatTimestamp, parseTimestamp } from '../../src/core/time.js';
+import { formatTimestamp, parseTimestamp, parseTimestampByPattern } from '../../src/core/time.js';
 import { compileValidator, Violation } from '../../src/core/validate.js';
 import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
 import { tempDir } from '../helpers.js';
@@ -147,6 +148,21 @@ describe('the validator', () => {
       assert.equal(parseTimestamp(t) === null, !ok, t);
       if (ok) assert.equal(parseTimestamp(t), BigInt(Date.parse(t.replace(/\.\d+/, ''))) * 1000n + (t.includes('.') ? 999999n : 0n), t);
     }
+  });
+
+  it('reads timestamps by hand exactly as the RFC 3339 pattern does, on generated text', () => {
+    // Near-valid text: every part drawn from digits and the separators, so that most inputs get
+    // deep into the grammar before they fail (or pass).
+    // Mostly in range, sometimes just out of it (month 13, day 32, hour 24...).
+    const num = (max: number, width = 2) => fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 10 ** width - 1 }) }).map((v) => String(v).padStart(width, '0'));
+    const part = (valid: fc.Arbitrary<string>) => fc.oneof({ weight: 8, arbitrary: valid }, { weight: 1, arbitrary: fc.string({ maxLength: 3, unit: fc.constantFrom('0', '9', '-', ':', 'T', 'Z', '.', '+', ' ', 'x') }) });
+    const zone = fc.oneof(fc.constantFrom('Z', 'z', ''), fc.tuple(fc.constantFrom('+', '-'), num(23), fc.constantFrom(':', ':', ''), num(59)).map((x) => x.join('')));
+    const fraction = fc.oneof(fc.constant(''), fc.stringMatching(/^\.[0-9]{0,11}$/));
+    const text = fc.tuple(part(num(9999, 4)), part(fc.constant('-')), part(num(12)), part(fc.constant('-')), part(num(31)), part(fc.constantFrom('T', 't', ' ')), part(num(23)), part(fc.constant(':')), part(num(59)), part(fc.constant(':')), part(num(59)), fraction, part(zone)).map((x) => x.join(''));
+    fc.assert(fc.property(fc.oneof({ weight: 9, arbitrary: text }, { weight: 1, arbitrary: fc.string({ maxLength: 40 }) }), (t) => parseTimestamp(t) === parseTimestampByPattern(t)), { numRuns: 20_000 });
+    let valid = 0;
+    fc.assert(fc.property(text, (t) => { if (parseTimestamp(t) !== null) valid++; }), { numRuns: 2_000 });
+    assert.ok(valid > 100, `the generator reaches valid timestamps (${valid} of 2,000)`);
   });
 });
 
