@@ -23,6 +23,8 @@ export interface PublishLimits {
 
 const { maxAttributes: MAX_ATTRIBUTES, maxAttributeKeyBytes: MAX_ATTRIBUTE_KEY_BYTES, maxAttributeValueBytes: MAX_ATTRIBUTE_VALUE_BYTES, maxOrderingKeyBytes: MAX_ORDERING_KEY_BYTES } = PUBSUB_LIMITS;
 
+const MESSAGE_FIELDS: ReadonlySet<string> = new Set(PUBLISH_MESSAGE_FIELDS);
+
 function invalid(message: string, details: Record<string, unknown> = {}): TributaryError {
   return new TributaryError('INVALID_REQUEST', message, details);
 }
@@ -52,8 +54,9 @@ function parseAttributes(v: unknown, at: string): Record<string, string> {
 function parsePubSubMessage(m: unknown, i: number): PublishMessage {
   const at = `messages[${i}]`;
   if (!isObject(m)) throw invalid(`${at}: must be an object with data (base64) and optional attributes, orderingKey, messageId`);
-  for (const k of Object.keys(m)) {
-    if (!(PUBLISH_MESSAGE_FIELDS as readonly string[]).includes(k)) throw invalid(`${at}.${k}: unknown property (allowed: ${PUBLISH_MESSAGE_FIELDS.join(', ')})`);
+  // for...in over a parsed JSON object visits its own keys only; no array of them per message.
+  for (const k in m) {
+    if (!MESSAGE_FIELDS.has(k)) throw invalid(`${at}.${k}: unknown property (allowed: ${PUBLISH_MESSAGE_FIELDS.join(', ')})`);
   }
   const attributes = parseAttributes(m.attributes, at);
   const out: { -readonly [K in keyof PublishMessage]: PublishMessage[K] } = { data: new Uint8Array(), attributes };

@@ -70,7 +70,8 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
     const body = req.body;
     if (!Buffer.isBuffer(body)) throw new TributaryError('INVALID_REQUEST', 'the request has no body; send application/json or application/x-ndjson');
     let messages: PublishMessage[];
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const header = req.headers['content-type'] ?? '';
+    const type = header === 'application/json' ? header : header.split(';')[0]!.trim().toLowerCase();
     if (type === 'application/json') {
       let text: string;
       try {
