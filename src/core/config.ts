@@ -7,8 +7,9 @@ export const DEFAULT_RATE_LIMIT = 1200;
 /**
  * Default `--duckdb-memory-limit`. DuckDB keeps the blocks it has written cached up to its limit,
  * so the limit bounds what sustained ingest adds to the process: 8M rows of batched ingest in
- * 120 s peaked at 540 MiB RSS with 256MB and 478 MiB with 192MB, and reads and aggregates at 10M
- * rows measured the same with both (docs/performance.md, "Memory").
+ * 120 s peaked at 540 MiB RSS with 256MB and 478 MiB with 192MB under Node.js 20 (529 MiB under
+ * Node.js 22), and reads and aggregates at 10M rows measured the same with both; 128MB would bring
+ * Node.js 22 under 512 MiB but failed heavy aggregates (docs/performance.md, "Memory", "2026-12-07").
  */
 export const DEFAULT_DUCKDB_MEMORY_LIMIT = '192MB';
 
