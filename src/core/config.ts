@@ -5,13 +5,21 @@ import { TributaryError } from './errors.js';
 export const DEFAULT_RATE_LIMIT = 1200;
 
 /**
- * Default `--duckdb-memory-limit`. DuckDB keeps the blocks it has written cached up to its limit,
- * so the limit bounds what sustained ingest adds to the process: 8M rows of batched ingest in
- * 120 s peaked at 540 MiB RSS with 256MB and 478 MiB with 192MB under Node.js 20 (529 MiB under
- * Node.js 22), and reads and aggregates at 10M rows measured the same with both; 128MB would bring
- * Node.js 22 under 512 MiB but failed heavy aggregates (docs/performance.md, "Memory", "2026-12-07").
+ * Default `--duckdb-memory-limit`. Until the cache of table blocks was trimmed
+ * ({@link DEFAULT_DUCKDB_CACHE_LIMIT}), DuckDB kept the blocks it had written up to this limit:
+ * 8M rows of batched ingest in 120 s peaked at 540 MiB RSS with 256MB and 478 MiB with 192MB
+ * under Node.js 20 (529 MiB under Node.js 22). Reads and aggregates at 10M rows measured the same
+ * with both; 128MB failed heavy aggregates (docs/performance.md, "Memory", "2026-12-07").
  */
 export const DEFAULT_DUCKDB_MEMORY_LIMIT = '192MB';
+
+/**
+ * Default `--duckdb-cache-limit`, in bytes (64MB). DuckDB keeps the table blocks it has written or
+ * read up to its memory limit; the file's blocks are in the operating system's page cache as well,
+ * so the adapter trims DuckDB's copy back to this size (src/warehouse/duckdb/memory.ts) and the
+ * rest of the memory limit stays for queries (docs/performance.md, "Memory").
+ */
+export const DEFAULT_DUCKDB_CACHE_LIMIT = 64 * 1000 ** 2;
 
 /**
  * Default `--duckdb-read-priority-ms` (and of the DuckDB adapter's `readPriorityMs`). A read that
@@ -63,6 +71,8 @@ export interface Config {
   readonly maxPageSize: number;
   /** DuckDB memory_limit (e.g. `1GB`; default {@link DEFAULT_DUCKDB_MEMORY_LIMIT}), or undefined for DuckDB's default. */
   readonly duckdbMemoryLimit: string | undefined;
+  /** DuckDB's cache of table blocks is trimmed back to this many bytes (default {@link DEFAULT_DUCKDB_CACHE_LIMIT}); at or above the memory limit, never. */
+  readonly duckdbCacheLimit: number;
   /** DuckDB threads, or undefined for one per core. */
   readonly duckdbThreads: number | undefined;
   /** How long a DuckDB write waits for the reads in progress before it starts (ms; 0: not at all). */
@@ -205,7 +215,8 @@ export const SETTINGS = [
   { key: 'maxMessagesPerRequest', flag: '--max-messages-per-request', env: ['TRIBUTARY_MAX_MESSAGES_PER_REQUEST'], default: 1000, doc: 'Most messages in one publish request (Pub/Sub allows 1000).', parse: int(1, 100_000) },
   { key: 'defaultPageSize', flag: '--default-page-size', env: ['TRIBUTARY_DEFAULT_PAGE_SIZE'], default: 100, doc: 'Rows per page when a request gives no limit.', parse: int(1, 100_000) },
   { key: 'maxPageSize', flag: '--max-page-size', env: ['TRIBUTARY_MAX_PAGE_SIZE'], default: 1000, doc: 'Largest limit a request may ask for.', parse: int(1, 100_000) },
-  { key: 'duckdbMemoryLimit', flag: '--duckdb-memory-limit', env: ['TRIBUTARY_DUCKDB_MEMORY_LIMIT'], default: DEFAULT_DUCKDB_MEMORY_LIMIT, doc: 'DuckDB memory_limit (its buffer pool and query memory; larger queries spill to the data dir). DuckDB keeps the blocks it has written cached up to this limit, so it bounds what sustained ingest adds to the process: at the default, 8M rows in 120 s peaked under 512 MiB RSS. The message_id indexes that refuse duplicates must stay in memory: beyond half of this limit they raise it by their size (logged; tributary_duckdb_memory_limit_bytes in /metrics). DuckDB\'s own default, 80% of RAM, let the process grow with the data it had written (docs/reliability.md); raise it for large aggregates.', parse: optional(text) },
+  { key: 'duckdbMemoryLimit', flag: '--duckdb-memory-limit', env: ['TRIBUTARY_DUCKDB_MEMORY_LIMIT'], default: DEFAULT_DUCKDB_MEMORY_LIMIT, doc: 'DuckDB memory_limit (its buffer pool and query memory; larger queries spill to the data dir). The message_id indexes that refuse duplicates must stay in memory: beyond half of this limit they raise it by their size (logged; tributary_duckdb_memory_limit_bytes in /metrics). DuckDB\'s own default, 80% of RAM, let the process grow with the data it had written (docs/reliability.md); raise it for large aggregates.', parse: optional(text) },
+  { key: 'duckdbCacheLimit', flag: '--duckdb-cache-limit', env: ['TRIBUTARY_DUCKDB_CACHE_LIMIT'], default: DEFAULT_DUCKDB_CACHE_LIMIT, doc: 'DuckDB keeps the table blocks it has written or read, up to its memory limit; they are in the file, and so in the operating system\'s page cache, too. When that cache exceeds this size by a quarter, it is trimmed back to it (bytes, or with a unit: 64MB): so sustained ingest does not grow the process up to the memory limit, and queries keep the whole limit. Trimmed between writes, while no read runs; tributary_duckdb_cache_bytes in /metrics. A size at or above --duckdb-memory-limit leaves the cache to DuckDB.', parse: bytes(1024 * 1024, 1024 ** 5) },
   { key: 'duckdbThreads', flag: '--duckdb-threads', env: ['TRIBUTARY_DUCKDB_THREADS'], default: undefined, doc: 'DuckDB worker threads (default: one per core).', parse: optional(int(1, 256)) },
   { key: 'duckdbReadPriorityMs', flag: '--duckdb-read-priority-ms', env: ['TRIBUTARY_DUCKDB_READ_PRIORITY_MS'], default: DEFAULT_DUCKDB_READ_PRIORITY_MS, doc: 'Reads first: a write that would start while reads are running waits for them, at most this long, in milliseconds; 0 starts writes at once. Messages keep batching meanwhile, so ingest keeps its rate and a publish answer comes at most this much later; reads during ingest slow down less (docs/performance.md).', parse: int(0, 1000) },
   {

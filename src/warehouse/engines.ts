@@ -31,6 +31,7 @@ export const WAREHOUSE_ENGINES: readonly WarehouseEngine[] = [
       return DuckDBWarehouse.open({
         path: databasePath(config),
         memoryLimit: config.duckdbMemoryLimit,
+        cacheLimitBytes: config.duckdbCacheLimit,
         threads: config.duckdbThreads,
         readPriorityMs: config.duckdbReadPriorityMs,
         queryTimeoutMs: config.queryTimeoutMs,

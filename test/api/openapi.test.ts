@@ -145,6 +145,9 @@ forEachEngine('OpenAPI', (engine) => {
     assert.match(text, /^tributary_duckdb_index_bytes \d+$/m);
     assert.match(text, /^tributary_duckdb_memory_limit_bytes 192000000$/m);
     assert.match(text, /^tributary_duckdb_memory_limit_configured_bytes 192000000$/m);
+    // Its cache of table blocks, trimmed back to --duckdb-cache-limit (test/warehouse/memory.test.ts).
+    assert.match(text, /^tributary_duckdb_cache_bytes \d+$/m);
+    assert.match(text, /^tributary_duckdb_cache_trims_total 0$/m);
   });
 
   itSentBoundedQueries(engine, () => server);

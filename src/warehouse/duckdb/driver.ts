@@ -16,7 +16,7 @@ import { appendDeadLetters, type DeadLetterTables, moveStagedSql, readDeadLetter
 import { ident, insertStatements, sqlString } from './dialect.js';
 import { classify, openError } from './errors.js';
 import { ensureTables, type StreamTables } from './introspect.js';
-import { IndexMemoryBudget, isOutOfMemory, type MemoryStatus, parseByteSize } from './memory.js';
+import { MemoryBudget, isOutOfMemory, type MemoryStatus, parseByteSize } from './memory.js';
 import { logMemoryRaised } from './observe.js';
 import { ConnectionPool, Mutex } from './pool.js';
 import { DEFAULT_CHECKPOINT_THRESHOLD, DEFAULT_ROW_GROUP_SIZE, type DocumentColumn, type DuckDBOptions, MAX_VALUE_BYTES, oversizedValue, resultReader, type ResultReader, rowDocument } from './types.js';
@@ -61,7 +61,7 @@ export class DuckDBDriver {
   private conflictedRecently = 0;
   private isClosed = false;
   /** Keeps the memory limit above the message_id indexes; undefined without a parsable limit. */
-  private readonly memoryBudget: IndexMemoryBudget | undefined;
+  private readonly memoryBudget: MemoryBudget | undefined;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -73,7 +73,7 @@ export class DuckDBDriver {
     private readonly options: DuckDBOptions,
   ) {
     const configured = options.memoryLimit === undefined ? undefined : parseByteSize(options.memoryLimit);
-    this.memoryBudget = configured === undefined ? undefined : new IndexMemoryBudget(configured, (m) => logMemoryRaised(options.observer, m));
+    this.memoryBudget = configured === undefined ? undefined : new MemoryBudget(configured, options.cacheLimitBytes, (m) => logMemoryRaised(options.observer, m));
   }
 
   /** Opens (creating if needed) the database file. */
@@ -255,12 +255,13 @@ export class DuckDBDriver {
     });
   }
 
-  /** See {@link IndexMemoryBudget}; runs on the writer's connection, under the write lock. */
+  /** See {@link MemoryBudget}; runs on the writer's connection, under the write lock. */
   private async adjustMemory(): Promise<void> {
-    await this.memoryBudget?.adjust(
-      async (sql) => (await this.writer.runAndReadAll(sql)).getRows(),
-      async (sql) => void (await this.writer.run(sql)),
-    );
+    await this.memoryBudget?.adjust({
+      query: async (sql) => (await this.writer.runAndReadAll(sql)).getRows(),
+      set: async (sql) => void (await this.writer.run(sql)),
+      canTrim: () => this.readers.inUse === 0,
+    });
   }
 
   /** A prepared statement of the writer connection (parsed and planned once), bindings cleared. */

@@ -1,6 +1,6 @@
 /**
  * What the DuckDB adapter reports through the {@link WarehouseObserver} it is given: the state of
- * its minute rollups and the memory of its message_id indexes, as `/metrics` families (read at
+ * its minute rollups and the memory of its message_id indexes and its cache of table blocks, as `/metrics` families (read at
  * every scrape), and warnings in the log when a fold starts failing or the indexes raise the
  * memory limit.
  */
@@ -41,6 +41,8 @@ export function derivedFamilies(d: DerivedStatus): MetricFamily[] {
           { name: 'tributary_duckdb_index_bytes', type: 'gauge', help: 'Memory of the message_id indexes, the largest since start (DuckDB holds them in memory while writing; about 8 bytes per row with embedded message IDs, about 90 with random UUIDs).', samples: [[{}, d.memory.indexBytes]] },
           { name: 'tributary_duckdb_memory_limit_bytes', type: 'gauge', help: 'DuckDB memory limit in force: --duckdb-memory-limit, raised by the indexes beyond half of it.', samples: [[{}, d.memory.limitBytes]] },
           { name: 'tributary_duckdb_memory_limit_configured_bytes', type: 'gauge', help: 'DuckDB memory limit configured (--duckdb-memory-limit).', samples: [[{}, d.memory.configuredLimitBytes]] },
+          { name: 'tributary_duckdb_cache_bytes', type: 'gauge', help: "DuckDB's cache of table blocks (BASE_TABLE in duckdb_memory()), as last read after a write, before any trim.", samples: [[{}, d.memory.cacheBytes]] },
+          { name: 'tributary_duckdb_cache_trims_total', type: 'counter', help: 'Times that cache was trimmed back to --duckdb-cache-limit.', samples: [[{}, d.memory.cacheTrims]] },
         ] as const)
       : []),
   ];

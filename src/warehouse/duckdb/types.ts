@@ -51,6 +51,12 @@ export interface DuckDBOptions {
    * are budgeted on top of it beyond half of it (see `memory.ts`).
    */
   readonly memoryLimit?: string;
+  /**
+   * Bytes of DuckDB's cache of table blocks kept between writes: beyond a quarter more, it is
+   * trimmed back to this (see `memory.ts`); undefined, or at or above `memoryLimit`, never. Needs
+   * `memoryLimit`.
+   */
+  readonly cacheLimitBytes?: number;
   /** DuckDB `threads`; undefined for DuckDB's default (one per core). */
   readonly threads?: number;
   /** Connections for reads (writes have their own). */
