@@ -23,8 +23,7 @@
  * too: DuckDB's copy saves a read from the page cache, not from the disk. DuckDB has no setting
  * for a cache smaller than the limit, and evicts only to make room under `memory_limit`; so when
  * the cache exceeds `--duckdb-cache-limit` by a quarter, the budget lowers the limit for a moment
- * (by the excess: DuckDB then evicts that much, least recently used first, blocks already in the
- * file before anything that would have to spill) and sets it back. Queries keep the whole limit
+ * (by the excess: DuckDB then evicts that much, least recently used first) and sets it back. Queries keep the whole limit
  * for their own memory; the trim runs only while no read is in progress, on the writer's
  * connection between two writes.
  */
