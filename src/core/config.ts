@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { TributaryError } from './errors.js';
+import { parseSize } from './size.js';
 
 /** Requests per window when --rate-limit-requests is not given and the server is exposed. */
 export const DEFAULT_RATE_LIMIT = 1200;
@@ -154,13 +155,10 @@ function int(min: number, max: number) {
   };
 }
 
-const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1000, kib: 1024, mb: 1000 ** 2, mib: 1024 ** 2, gb: 1000 ** 3, gib: 1024 ** 3 };
 function bytes(min: number, max: number) {
   return (raw: string): Parsed<number> => {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw);
-    const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
-    if (!m || unit === undefined) return { ok: false, problem: `expected a size such as 1048576, 512KiB or 10MB, got "${raw}"` };
-    const n = Math.floor(Number(m[1]) * unit);
+    const n = parseSize(raw);
+    if (n === undefined) return { ok: false, problem: `expected a size such as 1048576, 512KiB or 10MB, got "${raw}"` };
     return n >= min && n <= max ? { ok: true, value: n } : { ok: false, problem: `expected a size from ${min} to ${max} bytes, got ${n}` };
   };
 }

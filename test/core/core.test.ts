@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/core/config.js';
 import { decimalToScaled, decimalToScaledText, normalizeDecimal } from '../../src/core/decimal.js';
 import { isTributaryError } from '../../src/core/errors.js';
+import { parseSize } from '../../src/core/size.js';
 import { parseJson, textNestsDeeperThan } from '../../src/core/json.js';
 import { parseStreamDefinition, type StreamDef } from '../../src/core/schema.js';
 import { formatTimestamp, parseTimestamp, parseTimestampByPattern } from '../../src/core/time.js';
@@ -41,6 +42,24 @@ describe('configuration', () => {
       assert.throws(() => parseConfig(argv, env), (err: unknown) => isTributaryError(err, 'INVALID_CONFIG') && message.test(err.message));
     });
   }
+
+  it('reads sizes with the same units as the DuckDB settings', () => {
+    const cases: [string, number | undefined][] = [
+      ['4096', 4096],
+      [' 512 kb ', 512_000],
+      ['1.5GiB', 1.5 * 1024 ** 3],
+      ['2MB', 2_000_000],
+      ['3 bytes', 3],
+      ['1TiB', 1024 ** 4],
+      ['MB', undefined],
+      ['80%', undefined],
+      ['-1MB', undefined],
+      ['12 parsecs', undefined],
+    ];
+    for (const [text, bytes] of cases) assert.equal(parseSize(text), bytes, text);
+    assert.equal(parseConfig(['--body-limit', '1.5MB'], {}).config.bodyLimitBytes, 1_500_000);
+    assert.equal(parseConfig(['--duckdb-cache-limit', '1TB'], {}).config.duckdbCacheLimit, 1e12);
+  });
 
   it('reports every problem at once', () => {
     assert.throws(

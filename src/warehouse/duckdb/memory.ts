@@ -27,33 +27,15 @@
  * for their own memory; the trim runs only while no read is in progress, on the writer's
  * connection between two writes.
  */
-
-/** DuckDB's units: KB, MB... are powers of 1000, KiB, MiB... powers of 1024 (as DuckDB reads them). */
-const UNITS: Readonly<Record<string, number>> = {
-  b: 1,
-  byte: 1,
-  bytes: 1,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
-  kib: 1024,
-  mib: 1024 ** 2,
-  gib: 1024 ** 3,
-  tib: 1024 ** 4,
-};
+import { parseSize } from '../../core/size.js';
 
 /**
- * Bytes of a DuckDB size such as `256MB`, `1.5GiB` or `512 KB`; undefined for anything else
- * (the setting is then left entirely to DuckDB).
+ * Bytes of a DuckDB size such as `256MB`, `1.5GiB` or `512 KB` (src/core/size.ts); undefined for
+ * anything else, zero included (the setting is then left entirely to DuckDB).
  */
 export function parseByteSize(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)?\s*$/i.exec(text);
-  if (!m) return undefined;
-  const unit = UNITS[(m[2] ?? 'b').toLowerCase()];
-  if (unit === undefined) return undefined;
-  const bytes = Math.floor(Number(m[1]) * unit);
-  return Number.isFinite(bytes) && bytes > 0 ? bytes : undefined;
+  const bytes = parseSize(text);
+  return bytes !== undefined && bytes > 0 ? bytes : undefined;
 }
 
 /** The memory figures of the DuckDB adapter, for `/metrics` and the log. */
