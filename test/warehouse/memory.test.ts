@@ -17,6 +17,7 @@ import { WarehouseError } from '../../src/core/ports.js';
 import { parseStreamDefinition } from '../../src/core/schema.js';
 import type { MetricFamily } from '../../src/core/ports.js';
 import { budgetedLimit, isOutOfMemory, MemoryBudget, type MemorySql, type MemoryStatus, parseByteSize } from '../../src/warehouse/duckdb/memory.js';
+import type { DuckDBDriver } from '../../src/warehouse/duckdb/driver.js';
 import { DuckDBWarehouse } from '../../src/warehouse/duckdb/index.js';
 
 const STREAM = parseStreamDefinition({ name: 'ids', fields: [{ name: 'v', type: 'INT64' }] }, 'ids');
@@ -218,20 +219,22 @@ describe('DuckDB memory limit with random message IDs', () => {
     }
   });
 
+  const TEXT = parseStreamDefinition({ name: 'texts', fields: [{ name: 't', type: 'STRING' }] }, 'texts');
+  const CACHE = 8 * MiB;
+  // Random hex text: a batch of 2,000 rows of 1 KB is about 1 MB of table blocks once DuckDB compresses it.
+  const textRows = (from: number): StoredRow[] =>
+    Array.from({ length: 2000 }, (_, i) => ({
+      messageId: String(1_000_000 + from + i),
+      publishTime: 1_795_000_000_000_000n + BigInt(from + i) * 1000n,
+      attributes: {},
+      orderingKey: null,
+      values: { t: randomBytes(512).toString('hex') },
+      payload: Buffer.from('{}'),
+    }));
+  const cacheOf = async (w: DuckDBWarehouse): Promise<number> => Number((await w.readForTest(`SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'BASE_TABLE'`))[0]?.[0] ?? 0);
+
   it('keeps the cache of table blocks near --duckdb-cache-limit under sustained writes (and DuckDB alone keeps it growing)', async () => {
-    const TEXT = parseStreamDefinition({ name: 'texts', fields: [{ name: 't', type: 'STRING' }] }, 'texts');
-    const CACHE = 8 * MiB;
-    // Random hex text: a batch of 2,000 rows of 1 KB is about 1 MB of table blocks once DuckDB compresses it.
-    const rows = (from: number): StoredRow[] =>
-      Array.from({ length: 2000 }, (_, i) => ({
-        messageId: String(1_000_000 + from + i),
-        publishTime: 1_795_000_000_000_000n + BigInt(from + i) * 1000n,
-        attributes: {},
-        orderingKey: null,
-        values: { t: randomBytes(512).toString('hex') },
-        payload: Buffer.from('{}'),
-      }));
-    const cacheOf = async (w: DuckDBWarehouse): Promise<number> => Number((await w.readForTest(`SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'BASE_TABLE'`))[0]?.[0] ?? 0);
+    const rows = textRows;
     const run = async (cacheLimitBytes: number | undefined): Promise<{ cache: number; trims: number }> => {
       const w = await DuckDBWarehouse.open({ path: join(dir, `cache-${cacheLimitBytes ?? 'duckdb'}.duckdb`), memoryLimit: LIMIT, ...(cacheLimitBytes ? { cacheLimitBytes } : {}) });
       try {
@@ -261,5 +264,33 @@ describe('DuckDB memory limit with random message IDs', () => {
     const untrimmed = await run(undefined);
     assert.equal(untrimmed.trims, 0);
     assert.ok(untrimmed.cache > 2 * CACHE, `without a cache limit DuckDB keeps ${(untrimmed.cache / MiB).toFixed(1)} MiB`);
+  });
+
+  it('does not trim the cache while a rollup fold runs on its own connection, and trims once it has ended', async () => {
+    const w = await DuckDBWarehouse.open({ path: join(dir, 'cache-fold.duckdb'), memoryLimit: LIMIT, cacheLimitBytes: CACHE });
+    try {
+      await w.init([TEXT]);
+      // The driver is private to the adapter; the test holds its folds' connection as a long fold would.
+      const driver = (w as unknown as { driver: DuckDBDriver }).driver;
+      let release!: () => void;
+      const fold = driver.useFolder(() => new Promise<void>((r) => (release = r)));
+      const started = performance.now();
+      let stored = 0;
+      while (stored < 40_000 || performance.now() - started < 2500) {
+        await writeWithRetry(w, textRows(stored), TEXT);
+        stored += 2000;
+      }
+      const held = await cacheOf(w);
+      assert.ok(held > CACHE * 1.25, `the cache grew past the trim threshold (${(held / MiB).toFixed(1)} MiB)`);
+      assert.equal(w.derivedStatus().memory!.cacheTrims, 0, 'no trim while the fold runs');
+      release();
+      await fold;
+      await new Promise((r) => setTimeout(r, 1100));
+      await writeWithRetry(w, textRows(stored).slice(0, 10), TEXT);
+      assert.ok(w.derivedStatus().memory!.cacheTrims >= 1, 'trimmed after the fold');
+      assert.ok((await cacheOf(w)) <= CACHE * 1.25 + 4 * MiB, 'back near the limit');
+    } finally {
+      await w.close();
+    }
   });
 });

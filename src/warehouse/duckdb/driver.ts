@@ -60,6 +60,8 @@ export class DuckDBDriver {
   /** Writes left that go straight to INSERT OR IGNORE after a plain INSERT met a known id. */
   private conflictedRecently = 0;
   private isClosed = false;
+  /** Rollup folds in progress on the folds' connection. */
+  private folding = 0;
   /** Keeps the memory limit above the message_id indexes; undefined without a parsable limit. */
   private readonly memoryBudget: MemoryBudget | undefined;
 
@@ -67,8 +69,8 @@ export class DuckDBDriver {
     private readonly instance: DuckDBInstance,
     /** The writer's connection (writes, DDL). */
     readonly writer: DuckDBConnection,
-    /** The rollup folds' connection: they run beside the writes. */
-    readonly folder: DuckDBConnection,
+    /** The rollup folds' connection: they run beside the writes (see {@link useFolder}). */
+    private readonly folder: DuckDBConnection,
     private readonly readers: ConnectionPool,
     private readonly options: DuckDBOptions,
   ) {
@@ -123,6 +125,19 @@ export class DuckDBDriver {
   /** The memory figures, when a memory limit is configured. */
   memoryStatus(): MemoryStatus | undefined {
     return this.memoryBudget?.status();
+  }
+
+  /**
+   * Runs `fn` with the rollup folds' connection, counting it as in use: the cache is not trimmed
+   * while a fold runs, as while a read does (a fold needs memory for its aggregation).
+   */
+  async useFolder<T>(fn: (folder: DuckDBConnection) => Promise<T>): Promise<T> {
+    this.folding++;
+    try {
+      return await fn(this.folder);
+    } finally {
+      this.folding--;
+    }
   }
 
   /** Runs `fn` between two writes. */
@@ -260,7 +275,7 @@ export class DuckDBDriver {
     await this.memoryBudget?.adjust({
       query: async (sql) => (await this.writer.runAndReadAll(sql)).getRows(),
       set: async (sql) => void (await this.writer.run(sql)),
-      canTrim: () => this.readers.inUse === 0,
+      canTrim: () => this.readers.inUse === 0 && this.folding === 0,
     });
   }
 

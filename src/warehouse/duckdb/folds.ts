@@ -15,8 +15,8 @@ import { EMPTY_WATERMARK, INTERNAL_SCHEMA, MinuteRollup, type RollupSql, STATE_T
 export interface RollupHost {
   /** The writer's connection (DDL at init). */
   readonly writer: DuckDBConnection;
-  /** The folds' own connection. */
-  readonly folder: DuckDBConnection;
+  /** Runs `fn` with the folds' own connection (the host knows a fold is running meanwhile). */
+  useFolder<T>(fn: (folder: DuckDBConnection) => Promise<T>): Promise<T>;
   readonly closed: boolean;
   underWriteLock<T>(fn: () => Promise<T>): Promise<T>;
 }
@@ -145,26 +145,27 @@ export class Rollups {
         return last + 1n;
       });
       if (to === undefined) return;
-      const f = this.host.folder;
-      try {
-        await f.run('BEGIN TRANSACTION');
-        await f.run(rollup.foldSql(), [new DuckDBTimestampValue(from), new DuckDBTimestampValue(to)]);
-        await f.run(`UPDATE ${STATE_TABLE} SET watermark = $1 WHERE stream = $2`, [to, name]);
-        await this.foldGate.exclusive(async () => {
-          await f.run('COMMIT');
-          this.watermarks.set(name, to);
-        });
-        this.foldError = undefined;
-        this.foldFailing.delete(name);
-      } catch (err) {
-        await f.run('ROLLBACK').catch(() => undefined);
-        this.foldError = classify(err, 'rollup fold');
-        this.foldFailures.set(name, (this.foldFailures.get(name) ?? 0) + 1);
-        if (!this.foldFailing.has(name)) {
-          this.foldFailing.add(name);
-          this.options.onError?.(name, this.foldError);
+      await this.host.useFolder(async (f) => {
+        try {
+          await f.run('BEGIN TRANSACTION');
+          await f.run(rollup.foldSql(), [new DuckDBTimestampValue(from), new DuckDBTimestampValue(to)]);
+          await f.run(`UPDATE ${STATE_TABLE} SET watermark = $1 WHERE stream = $2`, [to, name]);
+          await this.foldGate.exclusive(async () => {
+            await f.run('COMMIT');
+            this.watermarks.set(name, to);
+          });
+          this.foldError = undefined;
+          this.foldFailing.delete(name);
+        } catch (err) {
+          await f.run('ROLLBACK').catch(() => undefined);
+          this.foldError = classify(err, 'rollup fold');
+          this.foldFailures.set(name, (this.foldFailures.get(name) ?? 0) + 1);
+          if (!this.foldFailing.has(name)) {
+            this.foldFailing.add(name);
+            this.options.onError?.(name, this.foldError);
+          }
         }
-      }
+      });
     });
   }
 
