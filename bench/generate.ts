@@ -1,7 +1,7 @@
 /**
  * Generates a deterministic data set of the demo stream straight into a DuckDB file, through
  * the warehouse's own DDL and one `INSERT ... SELECT` per million rows: `rows` rows spread
- * evenly over the 24 hours before `end`, 500 devices, the values of `demoMessage(i)`
+ * evenly over the 24 hours (or `span`) before `end`, 500 devices, the values of `demoMessage(i)`
  * (bench/lib.ts), the same for the same arguments on every run.
  *
  * Usage: node dist/bench/generate.js <data-dir> <rows> [end-iso]
@@ -16,8 +16,11 @@ import { ROOT } from './lib.js';
 
 export const DAY_MICROS = 86_400_000_000n;
 
-/** Writes `rows` rows ending at `endMicros` into `<dataDir>/tributary.duckdb`; returns seconds taken. */
-export async function generate(dataDir: string, rows: number, endMicros: bigint): Promise<number> {
+/**
+ * Writes `rows` rows spread over the `spanMicros` (default 24 hours) ending at `endMicros` into
+ * `<dataDir>/tributary.duckdb`; returns seconds taken.
+ */
+export async function generate(dataDir: string, rows: number, endMicros: bigint, spanMicros: bigint = DAY_MICROS): Promise<number> {
   await mkdir(dataDir, { recursive: true });
   const path = join(dataDir, 'tributary.duckdb');
   const stream = (await loadStreams(join(ROOT, 'streams'))).get('sensor_readings');
@@ -31,8 +34,8 @@ export async function generate(dataDir: string, rows: number, endMicros: bigint)
   await c.run(`ATTACH ${sqlString(path)} AS gen (ROW_GROUP_SIZE ${DEFAULT_ROW_GROUP_SIZE})`);
   await c.run('USE gen');
   const started = performance.now();
-  const step = DAY_MICROS / BigInt(rows);
-  const start = endMicros - DAY_MICROS;
+  const step = spanMicros / BigInt(rows);
+  const start = endMicros - spanMicros;
   // The rows of demoMessage(i) (bench/lib.ts), computed by DuckDB: the same values as
   // validating that message would store (test: the two ways give identical tables), without
   // building millions of JavaScript values (the Appender path grew 5.6 GB per million rows).

@@ -24,7 +24,7 @@
  * for a cache smaller than the limit, and evicts only to make room under `memory_limit`; so when
  * the cache exceeds `--duckdb-cache-limit` by a quarter, the budget lowers the limit for a moment
  * (by the excess: DuckDB then evicts that much, least recently used first) and sets it back. Queries keep the whole limit
- * for their own memory; the trim runs only while no read is in progress, on the writer's
+ * for their own memory; the trim runs only while no read or rollup fold is in progress, on the writer's
  * connection between two writes.
  */
 import { parseSize } from '../../core/size.js';
