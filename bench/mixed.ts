@@ -6,8 +6,8 @@
  *   (short profile). Either way each device has more than a page (100 rows) in the last hour, so
  *   the reads answer full pages before ingest as during it, and the ratio of their p99s measures
  *   what ingest does to reads, not answers that grow. (Over 24 hours, 100k rows give each device
- *   about 8 rows in the last hour; during ingest its answers grew to 100 rows, and that alone made
- *   the reads' p99 about 1.8x slower: see docs/performance.md, 2026-12-07, late morning.)
+ *   8 or 9 rows in the last hour; during ingest its answers grew to 100 rows, and most of the
+ *   reads' slowdown was that: docs/performance.md, 2026-12-07, late morning.)
  *
  * - ingest: 5,000 messages/s offered, open loop (fixed rate, whatever is in flight), as 100
  *   `POST /v1/streams/sensor_readings/messages` requests/s of 50 messages each;
