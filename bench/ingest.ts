@@ -193,7 +193,7 @@ async function main(): Promise<void> {
     try {
       const r = await cannon({ url: `${server.url}/v1/streams/sensor_readings/messages`, ...shape });
       report(`baseline: bare Fastify, same load shape: p50 / p99 / p99.9 (ms)`, `${bareLatency.p50} / ${bareLatency.p99} / ${bareLatency.p99_9}`);
-      report(`publish -> queryable at ${fmt(rate)} msg/s, bursts: p50 / p99 / p99.9 (ms)`, `${r.latency.p50} / ${r.latency.p99} / ${r.latency.p99_9}`, 'targets: p99 <= 100, p99.9 <= 500');
+      report(`publish -> queryable at ${fmt(rate)} msg/s, bursts: p50 / p99 / p99.9 (ms)`, `${r.latency.p50} / ${r.latency.p99} / ${r.latency.p99_9}`, "the shape's own tail (bare Fastify's, above); the targets are the paced figure's");
     } finally {
       await server.stop();
     }
