@@ -89,76 +89,31 @@ export async function postJson<T>(path: string, body: unknown, o: RequestOptions
 /** `/v1/streams/{stream}` + suffix, with the name escaped. */
 export const streamPath = (stream: string, suffix = ''): string => `/v1/streams/${encodeURIComponent(stream)}${suffix}`;
 
-// Shapes of the API's answers (docs/http-api.md).
+// Shapes of the API's answers (docs/http-api.md): the server's own types (src/api/wire.ts), so
+// that the console cannot drift from what the routes send.
+import type { ApiField as FieldDef, ApiRowsPage, ApiStreamDetail as StreamDetail, ApiStreamList, ApiStreamSummary as StreamSummary } from '../../src/api/wire.js';
 
-export interface FieldDef {
-  name: string;
-  type: string;
-  mode?: string;
-  description?: string;
-  fields?: FieldDef[];
-}
+export type {
+  ApiAggregate as AggregateAnswer,
+  ApiDeadLetter as DeadLetter,
+  ApiDeadLettersPage as DeadLettersPage,
+  ApiField as FieldDef,
+  ApiPublishAnswer as PublishAnswer,
+  ApiPublishResult as PublishResult,
+  ApiReplayAnswer as ReplayAnswer,
+  ApiStats as Stats,
+  ApiStreamDetail as StreamDetail,
+  ApiStreamSummary as StreamSummary,
+} from '../../src/api/wire.js';
 
-export interface StreamSummary {
-  name: string;
-  description?: string;
-  rowCount: number;
-  deadLetterCount: number;
-  newestPublishTime: string | null;
-}
-
-export interface StreamDetail extends StreamSummary {
-  fields: FieldDef[];
-  envelope: FieldDef[];
-  filterable: string[];
-}
-
+/**
+ * A row as the console reads it: the console never asks for `fields=`, so every row has its
+ * envelope (message_id, publish_time, ingest_time) beside the stream's fields.
+ */
 export type Row = Record<string, unknown> & { message_id: string; publish_time: string; ingest_time?: string };
 
-export interface RowsPage {
-  rows: Row[];
-  nextCursor: string | null;
-}
-
-/** The server's own type of a dead letter's JSON body. */
-export type { ApiDeadLetter as DeadLetter } from '../../src/api/wire.js';
-
-export interface Stats {
-  rowCount: number;
-  deadLetterCount: number;
-  window: {
-    from: string;
-    to: string;
-    rowCount: number;
-    deadLettersByReason: Record<string, number>;
-    freshnessMs: { p50: number; p95: number; p99: number; max: number } | null;
-  };
-}
-
-export interface AggregateAnswer {
-  interval?: string;
-  groupBy?: string[];
-  metrics: string[];
-  rows: Record<string, unknown>[];
-}
-
-export interface PublishResult {
-  messageId: string;
-  status: 'stored' | 'duplicate' | 'dead_lettered' | 'accepted';
-  reason?: string;
-  detail?: string;
-  fieldPath?: string;
-}
-
-export interface ReplayAnswer {
-  replayed: number;
-  stored: number;
-  duplicates: number;
-  failed: number;
-  notFound: string[];
-  remaining: boolean;
-  results: PublishResult[];
-}
+/** A page of rows, with the console's {@link Row}. */
+export type RowsPage = Omit<ApiRowsPage, 'rows'> & { readonly rows: readonly Row[] };
 
 /** Dead-letter reasons (docs/errors.md#dead-letter-reasons). */
 export const DEAD_LETTER_REASONS = ['INVALID_ENCODING', 'INVALID_JSON', 'SCHEMA_VIOLATION', 'UNKNOWN_FIELD', 'MESSAGE_TOO_LARGE', 'WAREHOUSE_REJECTED'];
@@ -176,13 +131,13 @@ export function streamDetail(name: string): Promise<StreamDetail> {
 }
 
 /** Every stream's name and counts. */
-export async function listStreams(): Promise<StreamSummary[]> {
-  return (await getJson<{ streams: StreamSummary[] }>('/v1/streams')).streams;
+export async function listStreams(): Promise<readonly StreamSummary[]> {
+  return (await getJson<ApiStreamList>('/v1/streams')).streams;
 }
 
 /** The definition of a field path (`location.site`, envelope fields too), or undefined. */
 export function fieldAt(detail: StreamDetail, path: string): FieldDef | undefined {
-  let fields: FieldDef[] | undefined = [...detail.envelope, ...detail.fields];
+  let fields: readonly FieldDef[] | undefined = [...detail.envelope, ...detail.fields];
   let found: FieldDef | undefined;
   for (const part of path.split('.')) {
     found = fields?.find((f) => f.name === part);

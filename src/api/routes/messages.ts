@@ -4,6 +4,7 @@ import type { PublishMessage } from '../../core/ports.js';
 import type { PublishRequestMessage } from '../../core/pubsub-wire.js';
 import { parseJsonPublishBody, parseNdjsonPublishBody } from '../publish.js';
 import { errorResponses, publishResultSchema, streamParams } from '../schemas.js';
+import type { ApiPublishAnswer } from '../wire.js';
 
 /** The properties of a Pub/Sub-shaped message, one per field of the wire type (checked by the compiler). */
 const publishMessageProperties = {
@@ -86,6 +87,6 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
     const outcomes = await topic.publish(stream, messages);
     const counts = { stored: 0, duplicate: 0, dead_lettered: 0, accepted: 0 };
     for (const o of outcomes) counts[o.status]++;
-    return { messageIds: outcomes.map((o) => o.messageId), counts, results: outcomes };
+    return { messageIds: outcomes.map((o) => o.messageId), counts, results: outcomes } satisfies ApiPublishAnswer;
   });
 };

@@ -7,6 +7,7 @@ import { ENVELOPE_FIELDS, type StreamDef } from '../../core/schema.js';
 import { formatTimestamp, nowMicros, parseTimeParam } from '../../core/time.js';
 import { replayDeadLetters, type ReplayResult } from '../../ingest/replay.js';
 import { apiAggregateRows, apiDeadLetter, apiRow, sendTable, sendTableStream } from '../output.js';
+import type { ApiAggregate, ApiDeadLettersPage, ApiReplayAnswer, ApiRowsPage, ApiStats, ApiStreamDetail, ApiStreamList, ApiStreamSummary } from '../wire.js';
 import {
   checkTimeRange,
   chooseFormat,
@@ -64,7 +65,7 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
     ...(config.maxTimeRangeDays > 0 ? { maxTimeRangeMicros: BigInt(config.maxTimeRangeDays) * 86_400_000_000n } : {}),
   };
 
-  const summary = async (s: StreamDef) => {
+  const summary = async (s: StreamDef): Promise<ApiStreamSummary> => {
     const st = await warehouse.stats(s);
     return {
       name: s.name,
@@ -86,12 +87,12 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
   app.get('/streams', {
     config: { scope: 'any' },
     schema: { summary: 'List the streams (those the API key may read)', tags: ['streams'], response: { 200: streamListSchema, ...errorResponses } },
-  }, async (req) => ({ streams: await Promise.all(registry.all().filter((s) => req.auth?.canRead(s.name) ?? true).map(summary)) }));
+  }, async (req): Promise<ApiStreamList> => ({ streams: await Promise.all(registry.all().filter((s) => req.auth?.canRead(s.name) ?? true).map(summary)) }));
 
   app.get<{ Params: StreamParams }>('/streams/:stream', {
     config: { scope: 'read' },
     schema: { summary: 'One stream: counters, schema, filterable fields', tags: ['streams'], params: streamParams, response: { 200: streamDetailSchema, ...errorResponses } },
-  }, async (req) => {
+  }, async (req): Promise<ApiStreamDetail> => {
     const s = registry.get(req.params.stream);
     return {
       ...(await summary(s)),
@@ -174,7 +175,7 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
       next = nextLink(`/v1/streams/${s.name}/rows`, req.query, nextCursor);
     }
     const rows = serialise(found);
-    return sendTable(reply, format, columns, rows, { rows, nextCursor, next }, next);
+    return sendTable(reply, format, columns, rows, { rows, nextCursor, next } satisfies ApiRowsPage, next);
   });
 
   app.get<{ Params: StreamParams & { messageId: string } }>('/streams/:stream/rows/:messageId', {
@@ -209,7 +210,7 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
     const metrics = query.metrics.map((m) => m.name);
     const columns = [...(query.intervalMicros !== undefined ? ['time'] : []), ...groupNames, ...metrics];
     const interval = typeof req.query.interval === 'string' ? req.query.interval : null;
-    return sendTable(reply, format, columns, rows, { interval, groupBy: groupNames, metrics, rows }, null);
+    return sendTable(reply, format, columns, rows, { interval, groupBy: groupNames, metrics, rows } satisfies ApiAggregate, null);
   });
 
   app.get<{ Params: StreamParams; Querystring: RawQuery }>('/streams/:stream/stats', {
@@ -221,7 +222,7 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
       querystring: statsQuerystring,
       response: { 200: statsSchema, ...errorResponses },
     },
-  }, async (req) => {
+  }, async (req): Promise<ApiStats> => {
     const s = registry.get(req.params.stream);
     const window = parseStatsQuery(req.query, nowMicros());
     checkTimeRange(window, limits, window.to);
@@ -267,7 +268,7 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
     }
     const columns = [...DEAD_LETTER_FIELDS.map((f) => f.name).filter((n) => n !== 'payload'), 'payload', 'payload_base64'];
     const deadLetters = found.map(apiDeadLetter);
-    return sendTable(reply, format, columns, deadLetters as unknown as Record<string, unknown>[], { deadLetters, nextCursor, next }, next);
+    return sendTable(reply, format, columns, deadLetters as unknown as Record<string, unknown>[], { deadLetters, nextCursor, next } satisfies ApiDeadLettersPage, next);
   });
 
   app.get<{ Params: StreamParams & { messageId: string } }>('/streams/:stream/dead-letters/:messageId', {
@@ -280,7 +281,7 @@ export const streamRoutes: FastifyPluginAsync = async (app) => {
     return apiDeadLetter(d);
   });
 
-  const replayResponse = (r: ReplayResult, remaining: boolean) => ({ ...r, remaining });
+  const replayResponse = (r: ReplayResult, remaining: boolean): ApiReplayAnswer => ({ ...r, remaining });
 
   app.post<{ Params: StreamParams & { messageId: string } }>('/streams/:stream/dead-letters/:messageId/replay', {
     config: { scope: 'admin' },

@@ -137,7 +137,7 @@ export function chartView(root: HTMLElement, params: URLSearchParams): () => voi
 }
 
 /** Scalar field paths of a definition (records flattened with dots; no REPEATED, no JSON). */
-function flatten(fields: FieldDef[], prefix = ''): [string, FieldDef][] {
+function flatten(fields: readonly FieldDef[], prefix = ''): [string, FieldDef][] {
   const out: [string, FieldDef][] = [];
   for (const f of fields) {
     if (f.mode === 'REPEATED' || f.type === 'JSON') continue;

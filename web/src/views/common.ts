@@ -18,7 +18,7 @@ export function errorBox(): HTMLElement & { show(e: unknown): void; clear(): voi
 }
 
 /** Fills a stream `<select>`; resolves to the list (empty when the call failed). */
-export async function fillStreams(select: HTMLSelectElement, selected: string, err: { show(e: unknown): void }): Promise<StreamSummary[]> {
+export async function fillStreams(select: HTMLSelectElement, selected: string, err: { show(e: unknown): void }): Promise<readonly StreamSummary[]> {
   try {
     const streams = await listStreams();
     put(select, options(streams.map((s) => s.name), selected || streams[0]?.name));

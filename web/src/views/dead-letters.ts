@@ -2,7 +2,7 @@
  * Dead letters: list by reason, inspect the raw payload and the error, replay one or a
  * selection with the admin key, and see the result.
  */
-import { type DeadLetter, DEAD_LETTER_REASONS, getJson, keys, postJson, type ReplayAnswer, streamPath } from '../api.js';
+import { type DeadLetter, DEAD_LETTER_REASONS, type DeadLettersPage, getJson, keys, postJson, type ReplayAnswer, streamPath } from '../api.js';
 import { cellText, field, fmtTime, h, options, pretty, put } from '../dom.js';
 import { errorBox, expandable, fillStreams, title } from './common.js';
 
@@ -65,7 +65,7 @@ export function deadLettersView(root: HTMLElement, params: URLSearchParams): () 
     if (reason) p.set('reason', reason);
     if (!fresh && nextCursor) p.set('cursor', nextCursor);
     try {
-      const page = await getJson<{ deadLetters: DeadLetter[]; nextCursor: string | null }>(streamPath(stream, `/dead-letters?${p}`));
+      const page = await getJson<DeadLettersPage>(streamPath(stream, `/dead-letters?${p}`));
       if (fresh) {
         items = [];
         selected.clear();

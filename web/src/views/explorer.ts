@@ -178,7 +178,7 @@ export function explorerView(root: HTMLElement, params: URLSearchParams): () => 
     curlCode.textContent = curlCommand(streamPath(selection.stream, `/rows?${p}`), !!keys.get());
   }
 
-  function renderRows(rows: Row[]): void {
+  function renderRows(rows: readonly Row[]): void {
     if (!detail) return;
     const cols = ['publish_time', 'message_id', ...detail.fields.map((f) => f.name)];
     const thead = h('thead', null, h('tr', null, cols.map((c) => h('th', { scope: 'col' }, c))));

@@ -54,7 +54,7 @@ export function overviewView(root: HTMLElement): () => void {
     .catch(() => undefined);
 
   const stop = poll(async () => {
-    let streams: StreamSummary[];
+    let streams: readonly StreamSummary[];
     try {
       streams = await listStreams();
       err.clear();

@@ -1,5 +1,5 @@
 /** Publish: send a test message (JSON) to a stream and watch it appear. */
-import { ApiError, type FieldDef, getJson, postJson, type PublishResult, type Row, streamDetail, streamPath } from '../api.js';
+import { ApiError, type FieldDef, getJson, postJson, type PublishAnswer, type PublishResult, type Row, streamDetail, streamPath } from '../api.js';
 import { field, h, put } from '../dom.js';
 import { rowDetail } from './explorer.js';
 import { errorBox, fillStreams, title } from './common.js';
@@ -70,7 +70,7 @@ export function publishView(root: HTMLElement, params: URLSearchParams): () => v
     const t0 = performance.now();
     let r: PublishResult;
     try {
-      const answer = await postJson<{ results: PublishResult[] }>(streamPath(stream, '/messages'), { messages: [message] });
+      const answer = await postJson<PublishAnswer>(streamPath(stream, '/messages'), { messages: [message] });
       r = answer.results[0]!;
     } catch (e) {
       put(out);
@@ -120,7 +120,7 @@ export function publishView(root: HTMLElement, params: URLSearchParams): () => v
 }
 
 /** A message with every REQUIRED field of a definition, with plausible values. */
-function example(fields: FieldDef[]): Record<string, unknown> {
+function example(fields: readonly FieldDef[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const f of fields) {
     if (f.mode !== 'REQUIRED') continue;
