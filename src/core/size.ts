@@ -1,5 +1,5 @@
 /**
- * Byte sizes as the settings write them (`--duckdb-memory-limit 192MB`, `--max-body 10MiB`): one
+ * Byte sizes as the settings write them (`--duckdb-memory-limit 192MB`, `--body-limit 10MiB`): one
  * parser for the configuration and the DuckDB adapter. KB, MB, GB, TB are powers of 1000 and KiB,
  * MiB, GiB, TiB powers of 1024, as DuckDB reads them; a bare number is bytes.
  */

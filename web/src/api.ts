@@ -1,4 +1,5 @@
 /** The console's client of the HTTP API (same origin). Keys live in sessionStorage only. */
+import type { ApiField as FieldDef, ApiRowsPage, ApiStreamDetail as StreamDetail, ApiStreamList, ApiStreamSummary as StreamSummary } from '../../src/api/wire.js';
 
 const KEY = 'tributary.apiKey';
 const ADMIN_KEY = 'tributary.adminKey';
@@ -91,7 +92,6 @@ export const streamPath = (stream: string, suffix = ''): string => `/v1/streams/
 
 // Shapes of the API's answers (docs/http-api.md): the server's own types (src/api/wire.ts), so
 // that the console cannot drift from what the routes send.
-import type { ApiField as FieldDef, ApiRowsPage, ApiStreamDetail as StreamDetail, ApiStreamList, ApiStreamSummary as StreamSummary } from '../../src/api/wire.js';
 
 export type {
   ApiAggregate as AggregateAnswer,
