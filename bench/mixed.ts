@@ -19,7 +19,7 @@
  * stopped, from the DuckDB file: rows acknowledged as stored by a publish answer that are not
  * in the table.
  *
- * Usage: npm run bench -- mixed [--full]   (short: 100k rows, 10 s; full: 10M rows, 60 s, 3 runs)
+ * Usage: npm run bench -- mixed [--full]   (short: 100k rows, 10 s; full: 10M rows, 60 s; 3 runs each, medians)
  */
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,7 +33,12 @@ const ROWS = P === 'full' ? 10_000_000 : 100_000;
 /** The time the data set spans, ending now (see the header). */
 const SPAN_MICROS = P === 'full' ? DAY_MICROS : 90n * 60_000_000n;
 const SECONDS = P === 'full' ? 60 : 10;
-const RUNS = P === 'full' ? 3 : 1;
+/**
+ * Runs per profile, each on a fresh server and a fresh copy of the data set; the figures are
+ * medians. The read p99 of one 10 s run is its fifth slowest read of 500, so a single short run
+ * swung between 1.33x and 1.93x the reads alone on the same build (docs/performance.md).
+ */
+const RUNS = 3;
 const PUBLISH_RATE = 100;
 const MESSAGES_PER_REQUEST = 50;
 const READ_RATE = 50;
